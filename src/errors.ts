@@ -1,0 +1,69 @@
+/**
+ * Every failure Carapace reports carries one of these codes. The set is closed so that callers
+ * (the CLI's exit-code table, tests, `--json` consumers) can match on it exhaustively.
+ */
+export const ERROR_CODES = [
+  // CLI input
+  'CLI_USAGE',
+  // Carapace home directory and its owner-only subdirectories
+  'HOME_INSECURE',
+  'HOME_UNAVAILABLE',
+  // config.toml
+  'CONFIG_UNREADABLE',
+  'CONFIG_MALFORMED',
+  'CONFIG_INVALID',
+  'CONFIG_UNKNOWN_KEY',
+  'CONFIG_WRITE_FAILED',
+  // container runtimes
+  'RUNTIME_NOT_FOUND',
+  'RUNTIME_UNAVAILABLE',
+  'RUNTIME_REQUEST_FAILED',
+  'RUNTIME_UNSUPPORTED',
+  'CONTAINER_START_FAILED',
+  'CONTAINER_NOT_FOUND',
+  'CONTAINER_TIMEOUT',
+  'SPEC_VIOLATION',
+  // images
+  'IMAGE_NOT_FOUND',
+  'IMAGE_BUILD_FAILED',
+  'IMAGE_LOAD_FAILED',
+  // core lifecycle
+  'CORE_ALREADY_RUNNING',
+  'CORE_NOT_RUNNING',
+  // doctor
+  'DOCTOR_CHECKS_FAILED',
+  // a bug: an invariant Carapace itself broke
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface CarapaceErrorOptions {
+  readonly cause?: unknown;
+  /** Plain, non-secret facts for `--json` output and logs (a file path, a key name). */
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/** The one error type Carapace throws. Tests assert `code`, never the message. */
+export class CarapaceError extends Error {
+  override readonly name = 'CarapaceError';
+  readonly code: ErrorCode;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, options: CarapaceErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+}
+
+export function isCarapaceError(value: unknown): value is CarapaceError {
+  return value instanceof CarapaceError;
+}
+
+/** Keeps a CarapaceError as it is and wraps anything else under `code`, keeping the cause. */
+export function toCarapaceError(value: unknown, code: ErrorCode, message: string): CarapaceError {
+  if (isCarapaceError(value)) return value;
+  const reason = value instanceof Error ? value.message : String(value);
+  return new CarapaceError(code, `${message}: ${reason}`, { cause: value });
+}
