@@ -1,0 +1,48 @@
+/**
+ * The import direction of src/, as docs/architecture.md draws it. Each top-level entry of src/ is a
+ * layer; a layer may import only the layers listed for it. Libraries that talk to the outside world
+ * are confined to the one adapter that owns them.
+ */
+export const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
+  'errors': [],
+  'version': [],
+  wire: ['errors'],
+  core: ['wire', 'errors'],
+  'plugin-sdk': ['wire', 'errors'],
+  // Adapters: each wraps one external system and depends only on the pure layers (and port types).
+  config: ['wire', 'core', 'errors'],
+  logging: ['wire', 'core', 'errors'],
+  runtime: ['wire', 'core', 'errors'],
+  images: ['runtime', 'wire', 'core', 'errors'],
+  transport: ['wire', 'core', 'errors'],
+  trust: ['wire', 'core', 'errors'],
+  store: ['wire', 'core', 'errors'],
+  credentials: ['wire', 'core', 'errors'],
+  // Composition: wires adapters into the core.
+  daemon: ['config', 'logging', 'runtime', 'images', 'transport', 'trust', 'store', 'credentials', 'wire', 'core', 'errors', 'version'],
+  doctor: ['daemon', 'config', 'logging', 'runtime', 'images', 'trust', 'credentials', 'wire', 'core', 'errors', 'version'],
+  cli: ['doctor', 'daemon', 'config', 'logging', 'runtime', 'images', 'trust', 'credentials', 'wire', 'core', 'errors', 'version'],
+};
+
+/** Packages that do I/O, and the only layers allowed to import them. */
+export const CONFINED_PACKAGES: Readonly<Record<string, readonly string[]>> = {
+  dockerode: ['runtime'],
+  zeromq: ['transport', 'plugin-sdk'],
+  'better-sqlite3': ['store'],
+  sigstore: ['trust'],
+  '@sigstore/verify': ['trust'],
+  '@sigstore/sign': ['trust'],
+  '@sigstore/bundle': ['trust'],
+  '@sigstore/core': ['trust'],
+  tar: ['images', 'trust'],
+  pino: ['logging'],
+  commander: ['cli'],
+  'smol-toml': ['config'],
+};
+
+/** Node built-ins that touch the world; the pure core may use none of them. */
+export const IO_BUILTINS = [
+  'fs', 'fs/promises', 'net', 'http', 'https', 'http2', 'child_process', 'dgram', 'dns', 'os', 'tls',
+  'worker_threads', 'cluster', 'process', 'readline', 'inspector', 'vm',
+];
+export const PURE_LAYERS = ['core', 'wire'];
