@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS, MAX_LIMITS, toHardenedSpec } from '../core/container-spec.js';
+import {
+  CONTAINER_LIMIT_CEILINGS,
+  CONTAINER_LIMIT_DEFAULTS,
+  SETTINGS,
+  describeAllowed,
+  findSetting,
+  parseConfig,
+  toResourceLimits,
+  type CarapaceConfig,
+} from './config.js';
+
+function valid(document: unknown): CarapaceConfig {
+  const result = parseConfig(document);
+  if (!result.ok) throw new Error(`expected a valid config: ${JSON.stringify(result.issues)}`);
+  return result.config;
+}
+
+function issues(document: unknown): readonly { path: string; message: string }[] {
+  const result = parseConfig(document);
+  if (result.ok) throw new Error('expected an invalid config');
+  return result.issues;
+}
+
+describe('parseConfig', () => {
+  it('fills every default from an empty document', () => {
+    expect(valid({})).toEqual({
+      runtime: { preference: 'auto' },
+      container: { pids: 64, memory_mb: 256, cpus: 0.5 },
+      log: { level: 'info' },
+    });
+  });
+
+  it('keeps values a document sets and defaults the rest of the section', () => {
+    const config = valid({ runtime: { socket: '/run/podman/podman.sock' }, container: { pids: 32 } });
+    expect(config.runtime).toEqual({ preference: 'auto', socket: '/run/podman/podman.sock' });
+    expect(config.container).toEqual({ pids: 32, memory_mb: 256, cpus: 0.5 });
+  });
+
+  it('names unknown keys at the top level and inside a section', () => {
+    expect(issues({ runtim: {}, log: { levle: 'debug' } })).toEqual(
+      expect.arrayContaining([
+        { path: 'runtim', message: 'unknown key' },
+        { path: 'log.levle', message: 'unknown key' },
+      ]),
+    );
+  });
+
+  it('reports every bad key, not only the first', () => {
+    const paths = issues({ runtime: { preference: 'lxc' }, container: { pids: 'many', cpus: 4 } }).map((issue) => issue.path);
+    expect(paths.sort()).toEqual(['container.cpus', 'container.pids', 'runtime.preference']);
+  });
+
+  it('refuses limits above the hardened ceilings and non-integral counts', () => {
+    expect(issues({ container: { pids: 257 } })[0]?.path).toBe('container.pids');
+    expect(issues({ container: { memory_mb: 513 } })[0]?.path).toBe('container.memory_mb');
+    expect(issues({ container: { cpus: 1.5 } })[0]?.path).toBe('container.cpus');
+    expect(issues({ container: { pids: 2.5 } })[0]?.path).toBe('container.pids');
+  });
+
+  it('refuses a relative runtime socket', () => {
+    expect(issues({ runtime: { socket: 'docker.sock' } })).toEqual([{ path: 'runtime.socket', message: 'must be an absolute path' }]);
+  });
+});
+
+describe('container limits', () => {
+  it('match the hardened spec ceilings and defaults', () => {
+    expect(toResourceLimits(valid({}))).toEqual(DEFAULT_LIMITS);
+    expect(
+      toResourceLimits(valid({ container: CONTAINER_LIMIT_CEILINGS })),
+    ).toEqual(MAX_LIMITS);
+    expect(findSetting('container.pids')?.defaultValue).toBe(CONTAINER_LIMIT_DEFAULTS.pids);
+  });
+
+  it('are accepted by the hardened spec unchanged', () => {
+    const limits = toResourceLimits(valid({ container: { pids: 8, memory_mb: 64, cpus: 0.25 } }));
+    const spec = toHardenedSpec({ name: 'c', image: 'i', socketDir: '/s', labels: {}, limits });
+    expect(spec.limits).toEqual(limits);
+  });
+});
+
+describe('SETTINGS', () => {
+  it('lists every leaf of the schema with its type, range and default', () => {
+    expect(SETTINGS.map((setting) => [setting.key, setting.type, setting.defaultValue])).toEqual([
+      ['runtime.preference', 'enum', 'auto'],
+      ['runtime.socket', 'path', undefined],
+      ['container.pids', 'integer', 64],
+      ['container.memory_mb', 'integer', 256],
+      ['container.cpus', 'number', 0.5],
+      ['log.level', 'enum', 'info'],
+    ]);
+    for (const setting of SETTINGS) expect(setting.description).not.toBe('');
+  });
+
+  it('describes what each setting allows', () => {
+    const allowed = (key: string): string => {
+      const setting = findSetting(key);
+      if (setting === undefined) throw new Error(`no setting ${key}`);
+      return describeAllowed(setting);
+    };
+    expect(allowed('runtime.preference')).toBe('auto | apple | podman | docker');
+    expect(allowed('container.pids')).toBe('1..256');
+    expect(allowed('container.cpus')).toBe('0.01..1');
+    expect(allowed('runtime.socket')).toBe('absolute path');
+    expect(findSetting('runtime.nope')).toBeUndefined();
+  });
+});
