@@ -16,6 +16,11 @@ export interface RuntimeDescription {
   readonly isolation: IsolationLevel;
   /** Where Carapace talks to it: a socket path or a CLI binary. */
   readonly endpoint: string;
+  /**
+   * Parts of the hardened spec this runtime cannot express or enforces only approximately, in words
+   * doctor prints as they are. Absent or empty when the runtime applies the spec in full.
+   */
+  readonly limitations?: readonly string[];
 }
 
 export interface ContainerSummary {
