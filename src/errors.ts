@@ -32,6 +32,18 @@ export const ERROR_CODES = [
   'CORE_NOT_RUNNING',
   // doctor
   'DOCTOR_CHECKS_FAILED',
+  // audit log
+  'AUDIT_INSECURE',
+  'AUDIT_UNAVAILABLE',
+  'AUDIT_WRITE_FAILED',
+  'AUDIT_CHAIN_BROKEN',
+  // host credential store and stdin delivery
+  'CREDENTIAL_INSECURE',
+  'CREDENTIAL_MISSING',
+  'CREDENTIAL_NAME_INVALID',
+  'CREDENTIAL_VALUE_INVALID',
+  'CREDENTIAL_STORE_FAILED',
+  'CREDENTIAL_MESSAGE_INVALID',
   // a bug: an invariant Carapace itself broke
   'INTERNAL',
 ] as const;
