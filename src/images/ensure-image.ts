@@ -1,0 +1,87 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CarapaceError, toCarapaceError } from '../errors.js';
+import type { ContainerRuntime, ImageSummary } from '../runtime/container-runtime.js';
+import { composeImage, writeImageArchive, type ComposeImageOptions } from './image-builder.js';
+import type { ImageDefinition } from './image-definition.js';
+
+export interface EnsureImageOptions extends ComposeImageOptions {
+  /** Parent of the temporary directory the archive is written to; defaults to the OS temp dir. */
+  readonly workDir?: string;
+}
+
+export interface EnsuredImage {
+  /** `name:tag`, the tag derived from the manifest digest. */
+  readonly reference: string;
+  /** `name@sha256:...`; Podman resolves it, Docker's classic image store does not keep manifest digests. */
+  readonly pinnedReference: string;
+  /**
+   * The image id (`sha256:` + config digest). Both Podman and Docker key images by it and run by
+   * it, and the config pins every layer's content, so it is the most portable pinned reference.
+   */
+  readonly imageId: string;
+  readonly manifestDigest: string;
+  readonly configDigest: string;
+  /** True if this call loaded the image, false if the runtime already had it. */
+  readonly loaded: boolean;
+}
+
+/**
+ * Makes sure `runtime` holds exactly the image `definition` describes. The image is composed first
+ * (cheap: reading the inputs and hashing), so the check is on content, never on a tag alone: a
+ * runtime image under our name but with another id is replaced by loading ours.
+ */
+export async function ensureImage(
+  runtime: Pick<ContainerRuntime, 'findImage' | 'loadImage'>,
+  definition: ImageDefinition,
+  options: EnsureImageOptions = {},
+): Promise<EnsuredImage> {
+  const image = await composeImage(definition, options);
+  const result = {
+    reference: image.reference,
+    pinnedReference: image.pinnedReference,
+    imageId: image.configDigest,
+    manifestDigest: image.manifestDigest,
+    configDigest: image.configDigest,
+  };
+  if (isSameImage(await runtime.findImage(image.reference), image.configDigest)) return { ...result, loaded: false };
+
+  const dir = await mkdtemp(join(options.workDir ?? tmpdir(), 'carapace-image-'));
+  try {
+    const archivePath = await writeImageArchive(image, dir);
+    const loadedId = await loadImage(runtime, archivePath);
+    if (!sameId(loadedId, image.configDigest)) {
+      throw new CarapaceError('IMAGE_LOAD_FAILED', `runtime loaded ${loadedId}, expected ${image.configDigest}`, {
+        details: { reference: image.reference, loadedId, expectedId: image.configDigest },
+      });
+    }
+    // The name must now point at our image too, or a later run by name would start something else.
+    if (!isSameImage(await runtime.findImage(image.reference), image.configDigest)) {
+      throw new CarapaceError('IMAGE_LOAD_FAILED', `${image.reference} does not name the loaded image`, {
+        details: { reference: image.reference, expectedId: image.configDigest },
+      });
+    }
+    return { ...result, loaded: true };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function loadImage(runtime: Pick<ContainerRuntime, 'loadImage'>, archivePath: string): Promise<string> {
+  try {
+    return await runtime.loadImage(archivePath);
+  } catch (error) {
+    throw toCarapaceError(error, 'IMAGE_LOAD_FAILED', `cannot load ${archivePath}`);
+  }
+}
+
+function isSameImage(found: ImageSummary | undefined, configDigest: string): boolean {
+  return found !== undefined && sameId(found.id, configDigest);
+}
+
+/** Runtimes report ids with or without the `sha256:` prefix. */
+function sameId(id: string, configDigest: string): boolean {
+  const hex = configDigest.slice('sha256:'.length);
+  return id === configDigest || id === hex;
+}
