@@ -39,7 +39,7 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
 
 /** The value of one dotted setting; CONFIG_UNKNOWN_KEY for a key that is not a setting. */
 export function getSetting(config: CarapaceConfig, key: string): SettingValue | undefined {
-  return settingValue(config, requireSetting(key));
+  return settingValue(config, verifySettingKey(key));
 }
 
 export interface SetSettingOptions {
@@ -59,7 +59,7 @@ export interface SetSettingResult {
  * the write is atomic, so on any failure the file keeps its exact previous bytes.
  */
 export async function setSetting(file: string, key: string, rawValue: string, options: SetSettingOptions = {}): Promise<SetSettingResult> {
-  const setting = requireSetting(key);
+  const setting = verifySettingKey(key);
   const value = parseRawValue(file, setting, rawValue);
   const source = (await readConfigSource(file)) ?? '';
   const next = parseToml(file, source);
@@ -76,7 +76,8 @@ export async function setSetting(file: string, key: string, rawValue: string, op
   return { key: setting.key, value, config };
 }
 
-function requireSetting(key: string): Setting {
+/** The setting a dotted key names; CONFIG_UNKNOWN_KEY, listing the real ones, for any other key. */
+export function verifySettingKey(key: string): Setting {
   const setting = findSetting(key);
   if (setting !== undefined) return setting;
   const known = SETTINGS.map((candidate) => candidate.key).join(', ');

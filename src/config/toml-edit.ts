@@ -8,7 +8,7 @@ import { stringify } from 'smol-toml';
  * so an edit this function gets wrong is caught, never saved.
  */
 export function editTomlValue(source: string, section: string, name: string, value: string | number): string | undefined {
-  const rendered = renderValue(value);
+  const rendered = toTomlValue(value);
   const lines = source.split('\n');
   let current: string | undefined;
   let headerIndex: number | undefined;
@@ -34,8 +34,8 @@ export function editTomlValue(source: string, section: string, name: string, val
   return `${source}${separator}[${section}]\n${name} = ${rendered}\n`;
 }
 
-/** The TOML spelling of a value, produced by the same library that parses the file. */
-function renderValue(value: string | number): string {
+/** The TOML spelling of a value (`"podman"`, `0.5`), produced by the same library that parses the file. */
+export function toTomlValue(value: string | number): string {
   return stringify({ v: value }).trim().replace(/^v = /, '');
 }
 
