@@ -32,6 +32,29 @@ export const ERROR_CODES = [
   'CORE_NOT_RUNNING',
   // doctor
   'DOCTOR_CHECKS_FAILED',
+  // plugin manifests
+  'MANIFEST_INVALID',
+  // wire messages from containers, checked in this order
+  'WIRE_FRAME_TOO_LARGE',
+  'WIRE_INVALID_UTF8',
+  'WIRE_MALFORMED_JSON',
+  'WIRE_FORBIDDEN_KEY',
+  'WIRE_TOO_DEEP',
+  'WIRE_NOT_OBJECT',
+  'WIRE_UNKNOWN_FIELD',
+  'WIRE_INVALID_TOPIC',
+  'WIRE_INVALID_CORRELATION',
+  'WIRE_INVALID_MESSAGE',
+  // the tool-call pipeline, by stage
+  'TOPIC_UNKNOWN',
+  'ARGUMENTS_INVALID',
+  'UNAUTHORIZED',
+  'RATE_LIMITED',
+  'CONFIRMATION_DENIED',
+  'CONFIRMATION_TIMEOUT',
+  'ROUTE_UNAVAILABLE',
+  'CALL_TIMEOUT',
+  'PLUGIN_ERROR',
   // audit log
   'AUDIT_INSECURE',
   'AUDIT_UNAVAILABLE',
