@@ -25,11 +25,13 @@ export const ERROR_CODES = [
   'SPEC_VIOLATION',
   // images
   'IMAGE_NOT_FOUND',
+  'IMAGE_REFERENCE_INVALID',
   'IMAGE_BUILD_FAILED',
   'IMAGE_LOAD_FAILED',
   // core lifecycle
   'CORE_ALREADY_RUNNING',
   'CORE_NOT_RUNNING',
+  'CORE_STOP_TIMEOUT',
   // doctor
   'DOCTOR_CHECKS_FAILED',
   // plugin manifests
