@@ -1,0 +1,91 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { checkContainerAgainstSpec } from '../core/container-observation.js';
+import { toHardenedSpec } from '../core/container-spec.js';
+import { toContainerObservation } from './docker-inspect-mapping.js';
+
+function fixture(name: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(new URL(`../../test/runtime/fixtures/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+}
+
+/** The spec the captured container was created from (see test/runtime/fixtures/README.md). */
+const spec = toHardenedSpec({
+  name: 'carapace-fixture',
+  image: 'localhost/carapace-test/busybox:test',
+  command: ['/bin/sleep', '30'],
+  socketDir: '/tmp/explore/sockdir',
+  labels: { 'io.carapace.home': '/root/.carapace' },
+});
+
+describe('toContainerObservation on real Podman 4.3.1 output', () => {
+  it('maps a hardened container so that every property checks out', () => {
+    const seen = toContainerObservation(fixture('podman-4.3.1-libpod-inspect-hardened.json'), 'podman-libpod');
+    expect(seen).toMatchObject({
+      running: true,
+      readOnlyRootfs: true,
+      networkMode: 'none',
+      capAdd: [],
+      noNewPrivileges: true,
+      privileged: false,
+      user: '10001:10001',
+      pidsLimit: 64,
+      memoryBytes: 256 * 1024 * 1024,
+      nanoCpus: 500_000_000,
+      labels: { 'io.carapace.home': '/root/.carapace', 'io.carapace.managed': 'true' },
+    });
+    expect(seen.capDrop[0]).toBe('ALL');
+    expect(seen.mounts).toEqual(
+      expect.arrayContaining([
+        { type: 'bind', source: '/tmp/explore/sockdir', target: '/run/carapace' },
+        { type: 'tmpfs', source: 'tmpfs', target: '/tmp' },
+        { type: 'tmpfs', source: 'tmpfs', target: '/run' },
+        { type: 'tmpfs', source: 'tmpfs', target: '/var/tmp' },
+      ]),
+    );
+    expect(seen.mounts).toHaveLength(4);
+    expect(checkContainerAgainstSpec(spec, seen).filter((check) => !check.ok)).toEqual([]);
+  });
+
+  it('fails every property of a container started with Podman defaults', () => {
+    const seen = toContainerObservation(fixture('podman-4.3.1-libpod-inspect-default.json'), 'podman-libpod');
+    expect(seen.capDrop).not.toContain('ALL');
+    expect(seen.env).toContain('SECRET_TOKEN=hunter2');
+    const failed = checkContainerAgainstSpec(spec, seen).filter((check) => !check.ok).map((check) => check.property);
+    expect(failed).toEqual([
+      'Read-only filesystem',
+      'Network isolation',
+      'Capabilities dropped',
+      'No new privileges',
+      'Non-root user',
+      'Resource limits',
+      'Socket directory only mount',
+      'No host environment',
+    ]);
+  });
+
+  it("does not take Podman's compat CapDrop list for ALL (why Podman is inspected through libpod)", () => {
+    const seen = toContainerObservation(fixture('podman-4.3.1-compat-inspect-hardened.json'), 'docker');
+    expect(seen.capDrop).not.toContain('ALL');
+    expect(seen.capDrop).toContain('SYS_CHROOT');
+  });
+
+  it('does not report ALL dropped when the bounding set still holds a capability', () => {
+    const raw = fixture('podman-4.3.1-libpod-inspect-hardened.json');
+    const seen = toContainerObservation({ ...raw, BoundingCaps: ['CAP_NET_RAW'] }, 'podman-libpod');
+    expect(seen.capDrop).not.toContain('ALL');
+  });
+
+  it('fails closed on an answer without the fields it reads', () => {
+    const raw = fixture('podman-4.3.1-libpod-inspect-hardened.json');
+    const { HostConfig: _dropped, ...withoutHostConfig } = raw;
+    expect(() => toContainerObservation(withoutHostConfig, 'podman-libpod')).toThrowError(
+      expect.objectContaining({ code: 'RUNTIME_REQUEST_FAILED' }),
+    );
+  });
+
+  it('derives the CPU limit from quota and period when NanoCpus is absent', () => {
+    const raw = fixture('podman-4.3.1-libpod-inspect-hardened.json');
+    const host = { ...(raw['HostConfig'] as object), NanoCpus: 0, CpuQuota: 25_000, CpuPeriod: 100_000 };
+    expect(toContainerObservation({ ...raw, HostConfig: host }, 'podman-libpod').nanoCpus).toBe(250_000_000);
+  });
+});
