@@ -161,6 +161,12 @@ describe('setSetting', () => {
     expect(await readFile(file, 'utf8')).toBe(original);
   });
 
+  it('lets the user fix the one bad key by setting it', async () => {
+    await writeFile(file, '[container]\npids = 9000\n');
+    await setSetting(file, 'container.pids', '100');
+    expect(await readFile(file, 'utf8')).toBe('[container]\npids = 100\n');
+  });
+
   it('refuses to write over a malformed file', async () => {
     const original = '[runtime\n';
     await writeFile(file, original);

@@ -55,8 +55,10 @@ export interface SetSettingResult {
 
 /**
  * Sets one setting from its command-line spelling. The whole resulting document is validated before
- * anything is written, so a file that is invalid elsewhere is refused rather than silently rewritten;
- * the write is atomic, so on any failure the file keeps its exact previous bytes.
+ * anything is written, so a file that is invalid elsewhere is refused rather than silently rewritten
+ * (setting the one bad key to a good value is allowed: that repair is what the user asked for).
+ * The write is atomic: if it fails, the file keeps its exact previous bytes, except when only the
+ * final directory fsync fails, after the new file is already in place.
  */
 export async function setSetting(file: string, key: string, rawValue: string, options: SetSettingOptions = {}): Promise<SetSettingResult> {
   const setting = verifySettingKey(key);
@@ -64,6 +66,7 @@ export async function setSetting(file: string, key: string, rawValue: string, op
   const source = (await readConfigSource(file)) ?? '';
   const next = parseToml(file, source);
   const section = next[setting.section] ?? {};
+  // A section that is not a table (`runtime = 5`) cannot take the key: report it as loading would.
   if (!isTable(section)) verifyDocument(file, next);
   next[setting.section] = { ...(section as TomlTable), [setting.name]: value };
   const config = verifyDocument(file, next);
