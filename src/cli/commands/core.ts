@@ -1,0 +1,71 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ensureCarapaceHome, homeLayout } from '../../config/carapace-home.js';
+import { loadConfig } from '../../config/config-file.js';
+import { startCore } from '../../daemon/core.js';
+import { readLiveCore } from '../../daemon/pid-lock.js';
+import { CarapaceError } from '../../errors.js';
+import { createLogger } from '../../logging/logger.js';
+import type { CommandContext, CommandResult } from '../command-result.js';
+import { findConfiguredRuntime } from '../../daemon/find-runtime.js';
+
+export interface StartOptions {
+  /** Resolves when the core should stop (SIGINT or SIGTERM, wired in main.ts). */
+  readonly untilStopped: Promise<void>;
+  /** Called once the core is up, so a foreground user sees it before it stops. */
+  readonly onStarted?: (line: string) => void;
+}
+
+/** `carapace start`: runs the core in the foreground until interrupted. */
+export async function start(ctx: CommandContext, options: StartOptions): Promise<CommandResult> {
+  const layout = await ensureCarapaceHome(ctx.home);
+  const { config } = await loadConfig(layout.configFile);
+  await using logger = createLogger({ home: layout.home, level: config.log.level });
+  const core = await startCore({ layout, log: logger, findRuntime: () => findConfiguredRuntime(layout, config, ctx.env) });
+  try {
+    const runtime = `${core.runtime.kind} ${core.runtime.version}`;
+    options.onStarted?.(`core started (pid ${core.record.pid}, ${runtime}, ${core.orphansRemoved.length} orphan containers removed)`);
+    await options.untilStopped;
+  } finally {
+    await core.stop();
+  }
+  const startedAt = core.record.startedAt;
+  return {
+    text: 'core stopped',
+    data: { stopped: true, pid: core.record.pid, startedAt, orphansRemoved: core.orphansRemoved },
+  };
+}
+
+const STOP_TIMEOUT_MS = 20_000;
+
+/** `carapace stop`: asks the running core to stop (SIGTERM) and waits until it has. */
+export async function stop(ctx: CommandContext): Promise<CommandResult> {
+  const { pidFile } = homeLayout(ctx.home);
+  const core = await readLiveCore(pidFile);
+  if (core === undefined) throw new CarapaceError('CORE_NOT_RUNNING', `no core is running for ${ctx.home}`);
+  process.kill(core.pid, 'SIGTERM');
+  const deadline = Date.now() + STOP_TIMEOUT_MS;
+  while ((await readLiveCore(pidFile)) !== undefined) {
+    if (Date.now() > deadline) {
+      throw new CarapaceError('CORE_STOP_TIMEOUT', `core pid ${core.pid} did not stop within ${STOP_TIMEOUT_MS / 1000}s`);
+    }
+    await sleep(50);
+  }
+  return { text: `core stopped (pid ${core.pid})`, data: { stopped: true, pid: core.pid } };
+}
+
+/** `carapace status`: whether a core runs for this home, since when, on which runtime. */
+export async function status(ctx: CommandContext): Promise<CommandResult> {
+  const core = await readLiveCore(homeLayout(ctx.home).pidFile);
+  if (core === undefined) {
+    return {
+      text: 'core: not running',
+      data: { running: false },
+      failure: new CarapaceError('CORE_NOT_RUNNING', `no core is running for ${ctx.home}`),
+    };
+  }
+  const uptimeSeconds = Math.max(0, Math.round((Date.now() - Date.parse(core.startedAt)) / 1000));
+  return {
+    text: [`core: running (pid ${core.pid})`, `since: ${core.startedAt} (${uptimeSeconds}s)`, `runtime: ${core.runtime ?? 'unknown'}`].join('\n'),
+    data: { running: true, pid: core.pid, startedAt: core.startedAt, uptimeSeconds, runtime: core.runtime ?? null },
+  };
+}
