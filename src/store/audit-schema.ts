@@ -1,0 +1,59 @@
+import type Database from 'better-sqlite3';
+import { CarapaceError } from '../errors.js';
+
+/**
+ * The audit database schema as an ordered list of migrations; `PRAGMA user_version` records how
+ * many have run. Migrations only ever append to this list: a shipped migration never changes.
+ */
+export const AUDIT_MIGRATIONS: readonly string[] = [
+  // 1: the records table. `seq` is assigned by the log (last + 1) and covered by the hash, so it
+  // is not AUTOINCREMENT. UNIQUE(prev_hash) makes a fork (two records after the same one)
+  // impossible at the SQL level, whatever a writer does. `hash` needs no index of its own: every
+  // index is one more b-tree written per append, and appends sit on the path of every call.
+  `
+  CREATE TABLE audit_records (
+    seq INTEGER PRIMARY KEY,
+    timestamp TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('intent', 'outcome', 'refusal', 'lifecycle')),
+    call_id TEXT,
+    topic TEXT,
+    source TEXT,
+    caller TEXT,
+    "group" TEXT,
+    stage TEXT,
+    code TEXT,
+    decision TEXT,
+    arguments TEXT,
+    detail TEXT,
+    prev_hash TEXT NOT NULL UNIQUE,
+    hash TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX audit_records_by_call ON audit_records (call_id, kind) WHERE call_id IS NOT NULL;
+  CREATE TRIGGER audit_records_no_update BEFORE UPDATE ON audit_records
+    BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+  CREATE TRIGGER audit_records_no_delete BEFORE DELETE ON audit_records
+    BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+  `,
+];
+
+/**
+ * Brings the schema up to date. Runs in an IMMEDIATE transaction that re-reads user_version, so
+ * two processes opening a fresh file at once migrate it once, not twice.
+ */
+export function migrateAuditSchema(db: Database.Database, path: string): void {
+  const migrate = db.transaction(() => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > AUDIT_MIGRATIONS.length) {
+      throw new CarapaceError(
+        'AUDIT_UNAVAILABLE',
+        `the audit log ${path} has schema version ${current}, newer than this Carapace knows (${AUDIT_MIGRATIONS.length})`,
+        { details: { path, version: current } },
+      );
+    }
+    AUDIT_MIGRATIONS.slice(current).forEach((sql, index) => {
+      db.exec(sql);
+      db.pragma(`user_version = ${current + index + 1}`);
+    });
+  });
+  migrate.immediate();
+}
