@@ -48,9 +48,13 @@ export async function startCore(deps: CoreDependencies): Promise<RunningCore> {
   if (orphansRemoved.length > 0) deps.log.warn({ containers: orphansRemoved }, 'removed containers left by a previous core');
   deps.log.info({ pid: process.pid, runtime: description }, 'core started');
 
+  // Until stop, the core keeps its process alive by itself: a foreground core waiting only on a
+  // signal would otherwise leave Node's event loop empty, and Node would exit mid-await.
+  const keepAlive = setInterval(() => undefined, 2 ** 31 - 1);
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      clearInterval(keepAlive);
       try {
         await removeContainers(runtime, labels);
       } finally {
