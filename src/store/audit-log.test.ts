@@ -11,7 +11,7 @@ import type { AuditEntry } from './audit-record.js';
 import { AUDIT_MIGRATIONS } from './audit-schema.js';
 
 const tempDb = async (): Promise<string> => join(await mkdtemp(join(tmpdir(), 'carapace-audit-')), 'audit.db');
-const fixedClock = (): Date => new Date('2026-11-23T10:00:00.000Z');
+const fixedClock = { now: (): number => Date.parse('2026-11-23T10:00:00.000Z') };
 
 function recordCall(log: AuditLog, callId: string): void {
   log.recordIntent({ callId, topic: 'echo.say', source: 'echo', caller: 'cli', group: 'default', arguments: { text: callId } });

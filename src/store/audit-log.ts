@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import Database from 'better-sqlite3';
+import { systemClock, type Clock } from '../core/clock.js';
 import { CarapaceError, toCarapaceError, type ErrorCode } from '../errors.js';
 import { GENESIS_HASH, hashAuditFields, verifyChain, type ChainAnchor, type ChainVerdict } from './audit-chain.js';
 import { prepareAuditFile } from './audit-file.js';
@@ -16,7 +17,7 @@ export interface AuditLogOptions {
   /** Applied to every text field and every string inside `arguments`, on top of the caller's own. */
   readonly sanitize?: AuditSanitizer;
   /** Timestamps come from here; tests inject a fixed clock. */
-  readonly clock?: () => Date;
+  readonly clock?: Pick<Clock, 'now'>;
   /** How long an append waits for another writer (another process) before failing. */
   readonly busyTimeoutMs?: number;
   /**
@@ -100,7 +101,7 @@ function configure(db: Database.Database, path: string, busyTimeoutMs: number): 
 class SqliteAuditLog implements AuditLog {
   readonly #db: Database.Database;
   readonly #sanitize: AuditSanitizer;
-  readonly #clock: () => Date;
+  readonly #clock: Pick<Clock, 'now'>;
   readonly #fsyncEveryRecord: boolean;
   readonly #appendTx: Database.Transaction<(records: readonly NormalizedRecord[]) => AuditEntry[]>;
   #synchronous: 'FULL' | 'NORMAL' | undefined;
@@ -113,7 +114,7 @@ class SqliteAuditLog implements AuditLog {
   ) {
     this.#db = db;
     this.#sanitize = options.sanitize ?? ((text) => text);
-    this.#clock = options.clock ?? (() => new Date());
+    this.#clock = options.clock ?? systemClock;
     this.#fsyncEveryRecord = options.fsyncEveryRecord ?? false;
     const last = db.prepare('SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1');
     const insert = db.prepare(`INSERT INTO audit_records
@@ -127,7 +128,7 @@ class SqliteAuditLog implements AuditLog {
       let prevHash = previous?.hash ?? GENESIS_HASH;
       return records.map((record) => {
         seq += 1;
-        const fields = { seq, timestamp: this.#clock().toISOString(), ...record, prevHash };
+        const fields = { seq, timestamp: new Date(this.#clock.now()).toISOString(), ...record, prevHash };
         const entry: AuditEntry = { ...fields, hash: hashAuditFields(fields) };
         insert.run(entry);
         prevHash = entry.hash;
