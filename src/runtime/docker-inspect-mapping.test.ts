@@ -17,7 +17,7 @@ const spec = toHardenedSpec({
   labels: { 'io.carapace.home': '/root/.carapace' },
 });
 
-describe('toContainerObservation on real Podman 4.3.1 output', () => {
+describe('toContainerObservation on real runtime output', () => {
   it('maps a hardened container so that every property checks out', () => {
     const seen = toContainerObservation(fixture('podman-4.3.1-libpod-inspect-hardened.json'), 'podman-libpod');
     expect(seen).toMatchObject({
@@ -61,6 +61,18 @@ describe('toContainerObservation on real Podman 4.3.1 output', () => {
       'Socket directory only mount',
       'No host environment',
     ]);
+  });
+
+  it('maps a hardened container on Docker 20.10 so that every property checks out', () => {
+    const seen = toContainerObservation(fixture('docker-20.10.24-inspect-hardened.json'), 'docker');
+    const dockerSpec = toHardenedSpec({
+      name: 'dk-hardened',
+      image: 'localhost/carapace/canary:docker',
+      socketDir: '/tmp/dk-sock-GQcvcM',
+      labels: { 'io.carapace.home': '/tmp/dk-home' },
+    });
+    expect(seen).toMatchObject({ capDrop: ['ALL'], env: [], user: '10001:10001', networkMode: 'none' });
+    expect(checkContainerAgainstSpec(dockerSpec, seen).filter((check) => !check.ok)).toEqual([]);
   });
 
   it("does not take Podman's compat CapDrop list for ALL (why Podman is inspected through libpod)", () => {
