@@ -15,7 +15,7 @@ import type {
 } from './container-runtime.js';
 import { attachStdio, type AttachedStdio } from './docker-attach.js';
 import { toDockerCreateOptions } from './docker-create-options.js';
-import { toRuntimeError, type RequestSubject } from './docker-errors.js';
+import { asStartFailure, toRuntimeError, type RequestSubject } from './docker-errors.js';
 import { readLoadedImage } from './docker-image-load.js';
 import { toContainerObservation } from './docker-inspect-mapping.js';
 import { AttachedContainer, type ContainerControl } from './docker-started-container.js';
@@ -102,8 +102,11 @@ export class DockerApiRuntime implements ContainerRuntime, ContainerControl {
         (removalError: unknown) => removalError,
       );
       const failure = asStartFailure(error);
-      if (cleanup !== undefined) throw new CarapaceError(failure.code, `${failure.message}; removing it failed too`, { cause: cleanup });
-      throw failure;
+      if (cleanup === undefined) throw failure;
+      throw new CarapaceError(failure.code, `${failure.message}; removing the container failed too`, {
+        cause: failure,
+        details: { ...failure.details, removalError: cleanup instanceof Error ? cleanup.message : String(cleanup) },
+      });
     }
     this.live.add(stdio);
     void stdio.ended.then(() => this.live.delete(stdio));
@@ -230,10 +233,10 @@ export class DockerApiRuntime implements ContainerRuntime, ContainerControl {
   }
 
   /** Closes attach connections still open; containers stay as they are (the daemon decides their fate). */
-  async [Symbol.asyncDispose](): Promise<void> {
+  [Symbol.asyncDispose](): Promise<void> {
     for (const stdio of this.live) stdio.destroy();
     this.live.clear();
-    await Promise.resolve();
+    return Promise.resolve();
   }
 
   private async isolation(): Promise<IsolationLevel> {
@@ -298,13 +301,4 @@ function parseExitCode(answer: unknown): number {
   const code = Number.parseInt(text.trim(), 10);
   if (!Number.isInteger(code)) throw new CarapaceError('RUNTIME_REQUEST_FAILED', `unexpected wait answer: ${text.slice(0, 100)}`);
   return code;
-}
-
-/** Create, attach and start failures are start failures, except an unreachable runtime or a missing image. */
-function asStartFailure(error: unknown): CarapaceError {
-  const wrapped = isCarapaceError(error) ? error : new CarapaceError('CONTAINER_START_FAILED', String(error), { cause: error });
-  if (wrapped.code === 'RUNTIME_REQUEST_FAILED' || wrapped.code === 'CONTAINER_NOT_FOUND') {
-    return new CarapaceError('CONTAINER_START_FAILED', wrapped.message, { cause: wrapped, details: wrapped.details });
-  }
-  return wrapped;
 }

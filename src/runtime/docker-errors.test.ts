@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CarapaceError } from '../errors.js';
-import { toRuntimeError } from './docker-errors.js';
+import { asStartFailure, toRuntimeError } from './docker-errors.js';
 
 function httpError(statusCode: number, message: string): Error {
   return Object.assign(new Error(`(HTTP code ${String(statusCode)}) ${message}`), { statusCode, json: { message } });
@@ -34,5 +34,19 @@ describe('toRuntimeError', () => {
   it('keeps a CarapaceError as it is', () => {
     const original = new CarapaceError('SPEC_VIOLATION', 'no');
     expect(toRuntimeError(original, 'x', 'container', '/s')).toBe(original);
+  });
+});
+
+describe('asStartFailure', () => {
+  it('turns a failed create, attach or start into CONTAINER_START_FAILED, keeping the cause', () => {
+    const requestFailure = toRuntimeError(httpError(409, 'name in use'), 'create', 'image', '/s');
+    const failure = asStartFailure(requestFailure);
+    expect(failure.code).toBe('CONTAINER_START_FAILED');
+    expect(failure.cause).toBe(requestFailure);
+  });
+
+  it('keeps the codes a caller acts on differently: a missing image, an unreachable runtime', () => {
+    expect(asStartFailure(toRuntimeError(httpError(404, 'no such image'), 'create', 'image', '/s')).code).toBe('IMAGE_NOT_FOUND');
+    expect(asStartFailure(toRuntimeError(socketError('ECONNREFUSED'), 'create', 'image', '/s')).code).toBe('RUNTIME_UNAVAILABLE');
   });
 });

@@ -40,3 +40,12 @@ function readServerMessage(json: unknown): string | undefined {
   const message = (json as { message?: unknown; cause?: unknown }).message;
   return typeof message === 'string' ? message : undefined;
 }
+
+/** Create, attach and start failures are start failures, except an unreachable runtime or a missing image. */
+export function asStartFailure(error: unknown): CarapaceError {
+  const wrapped = isCarapaceError(error) ? error : new CarapaceError('CONTAINER_START_FAILED', String(error), { cause: error });
+  if (wrapped.code === 'RUNTIME_REQUEST_FAILED' || wrapped.code === 'CONTAINER_NOT_FOUND') {
+    return new CarapaceError('CONTAINER_START_FAILED', wrapped.message, { cause: wrapped, details: wrapped.details });
+  }
+  return wrapped;
+}
