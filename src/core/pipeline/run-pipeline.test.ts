@@ -84,6 +84,11 @@ describe('runPipeline', () => {
     expect(audit.outcomes).toHaveLength(1);
   });
 
+  it('answers an unreadable frame with a null correlation', async () => {
+    const { run } = setup();
+    expect((await run(new Uint8Array([0xff]))).reply).toMatchObject({ correlation: null, ok: false, error: { code: 'WIRE_INVALID_UTF8' } });
+  });
+
   it('names every bad argument path', async () => {
     const { run } = setup();
     const { decision } = await run(call('echo.say', { text: 7, extra: 1, more: 2 }));
