@@ -66,7 +66,8 @@ export async function confirmCall(
   try {
     answer = await raceTimeout((signal) => confirmer.confirm(request, { timeoutMs: options.timeoutMs, signal }), options.timeoutMs, options.clock);
   } catch (error) {
-    throw new CarapaceError('CONFIRMATION_DENIED', `the confirmer failed, so ${envelope.topic} is denied: ${(error as Error).message}`, { cause: error });
+    // The adapter's message stays out of the reply: it may describe the host.
+    throw new CarapaceError('CONFIRMATION_DENIED', `the confirmer failed, so ${envelope.topic} is denied`, { cause: error });
   }
   if (answer.timedOut) {
     throw new CarapaceError('CONFIRMATION_TIMEOUT', `no confirmation for ${envelope.topic} within ${String(options.timeoutMs)} ms`);

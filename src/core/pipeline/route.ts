@@ -57,7 +57,8 @@ export async function dispatchCall(
     raced = await raceTimeout((signal) => dispatcher.dispatch(request, signal), options.timeoutMs, options.clock);
   } catch (error) {
     if (isCarapaceError(error) && error.code === 'ROUTE_UNAVAILABLE') return { kind: 'unavailable', reason: error.message };
-    return { kind: 'plugin-error', pluginCode: undefined, reason: `dispatch to ${registered.plugin} failed: ${(error as Error).message}` };
+    // The transport's message stays out of the reply (and so the caller's view): it may name host paths.
+    return { kind: 'plugin-error', pluginCode: undefined, reason: `dispatch to ${registered.plugin} failed` };
   }
   if (raced.timedOut) return { kind: 'timeout', reason: `${registered.plugin} did not answer ${envelope.topic} within ${String(options.timeoutMs)} ms` };
   return toRouteOutcome(raced.value);

@@ -50,6 +50,7 @@ describe('runPipeline', () => {
     audit.failIntent = true;
     const { decision, reply } = await run(call('memory.store', { text: 'note' }, 'c-2'));
     expect(decision).toMatchObject({ outcome: 'refused', stage: 'route', code: 'AUDIT_UNAVAILABLE' });
+    expect(JSON.stringify(reply)).not.toContain('disk full');
     expect(reply).toMatchObject({ correlation: 'c-2', ok: false, error: { code: 'AUDIT_UNAVAILABLE' } });
     expect(dispatcher.requests).toHaveLength(1);
   });
@@ -188,7 +189,7 @@ describe('runPipeline', () => {
   });
 
   it.each<[string, FakeDispatcher['handle'], string | undefined]>([
-    ['the dispatcher throws', () => Promise.reject(new Error('EPIPE')), undefined],
+    ['the dispatcher throws', () => Promise.reject(new Error('EPIPE /home/u/.carapace/sockets/echo')), undefined],
     ['the plugin reports an error', () => Promise.resolve({ ok: false, error: { code: 'NOTE_NOT_FOUND', message: 'no note 1' } }), 'NOTE_NOT_FOUND'],
     ['the reply has no result', () => Promise.resolve({ ok: true } as never), undefined],
     ['the reply claims success and carries an error', () => Promise.resolve({ ok: true, result: 1, error: { code: 'X', message: 'x' } } as never), undefined],
@@ -199,6 +200,7 @@ describe('runPipeline', () => {
     const { decision, reply } = await run(call('echo.say', { text: 'hi' }));
     expect(decision).toMatchObject({ outcome: 'plugin-error', code: 'PLUGIN_ERROR', pluginCode });
     expect(reply).toMatchObject({ ok: false, error: { code: 'PLUGIN_ERROR' } });
+    expect(JSON.stringify(reply)).not.toContain('/home/u');
   });
 
   it('times a call out with CALL_TIMEOUT, aborts it, and shrugs off the late rejection', async () => {

@@ -104,7 +104,7 @@ export async function runPipeline(frame: Uint8Array, context: PipelineContext, p
   try {
     await ports.audit.recordOutcome(decision);
   } catch (error) {
-    auditFailure = toCarapaceError(error, 'AUDIT_UNAVAILABLE', 'the audit log did not record the outcome');
+    auditFailure = new CarapaceError('AUDIT_UNAVAILABLE', 'the audit log did not record the outcome', { cause: error });
   }
   const reply: WireReply =
     auditFailure === undefined
@@ -123,7 +123,9 @@ async function recordIntent(audit: AuditHook, envelope: Envelope, registered: Re
   try {
     await audit.recordIntent({ envelope, plugin: registered.plugin, tool: registered.tool.name, risk: registered.tool.risk, confirmation });
   } catch (error) {
-    throw toCarapaceError(error, 'AUDIT_UNAVAILABLE', `the intent of ${envelope.topic} could not be recorded, so it was not dispatched`);
+    // Always this code, so the contract holds whatever the adapter threw; its message stays out of
+    // the reply, since it may describe the host.
+    throw new CarapaceError('AUDIT_UNAVAILABLE', `the intent of ${envelope.topic} could not be recorded, so it was not dispatched`, { cause: error });
   }
 }
 
