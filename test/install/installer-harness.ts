@@ -1,0 +1,193 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const INSTALL_SH = join(REPO_ROOT, 'install.sh');
+export const PACKAGE_VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+/** CI runs as root; the installer must be shown to work without it, so it runs as this user. */
+const INSTALL_USER = 'carapace-install-test';
+
+/** Fails, naming the Debian package, when a tool the tests need is missing (they never skip). */
+export function requireTool(command: string, aptPackage: string): string {
+  const found = spawnSync('sh', ['-c', 'command -v "$1"', 'sh', command], { encoding: 'utf8' });
+  const path = found.stdout.trim();
+  if (found.status !== 0 || path === '') throw new Error(`${command} is not installed; run: apt-get install -y ${aptPackage}`);
+  return path;
+}
+
+function run(command: string, args: readonly string[]): string {
+  const result = spawnSync(command, args, { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${result.status}): ${result.stderr}`);
+  return result.stdout;
+}
+
+export interface InstallUser {
+  readonly name: string | undefined;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** The non-root user that runs the installer: a throwaway user when we are root, else ourselves. */
+export function installUser(): InstallUser {
+  const uid = process.getuid?.() ?? -1;
+  if (uid !== 0) return { name: undefined, uid, gid: process.getgid?.() ?? -1 };
+  requireTool('runuser', 'util-linux');
+  const lookup = () => spawnSync('id', ['-u', INSTALL_USER], { encoding: 'utf8' });
+  if (lookup().status !== 0) {
+    const added = spawnSync('useradd', ['-m', '-s', '/bin/sh', INSTALL_USER], { encoding: 'utf8' });
+    // Another test file may have created it a moment ago.
+    if (added.status !== 0 && lookup().status !== 0) throw new Error(`useradd ${INSTALL_USER} failed: ${added.stderr}`);
+  }
+  return { name: INSTALL_USER, uid: Number(run('id', ['-u', INSTALL_USER])), gid: Number(run('id', ['-g', INSTALL_USER])) };
+}
+
+export function chownTree(path: string, user: InstallUser): void {
+  if (user.name !== undefined) run('chown', ['-R', `${user.uid}:${user.gid}`, path]);
+}
+
+export interface Sandbox {
+  readonly root: string;
+  readonly user: InstallUser;
+  /** HOME for the installer: a fresh directory, so defaults land inside the sandbox. */
+  readonly home: string;
+  /** A built checkout the install user owns (package.json, lock, dist, images, src, install.sh). */
+  readonly source: string;
+  /** First on PATH: sudo, su and doas that record the call here and fail. */
+  readonly privilegeLog: string;
+  readonly fakeBin: string;
+  /** The pnpm store the installer's pnpm uses. */
+  store: string;
+}
+
+const PRIVILEGE_COMMANDS = ['sudo', 'su', 'doas'];
+
+/** A temp directory owned by the install user, holding a copy of the built checkout. */
+export function createSandbox(user: InstallUser): Sandbox {
+  const distEntry = join(REPO_ROOT, 'dist', 'cli', 'main.js');
+  if (!existsSync(distEntry)) throw new Error(`${distEntry} is missing: run pnpm build (pnpm test does)`);
+  const root = mkdtempSync(join(tmpdir(), 'carapace-install-'));
+  chmodSync(root, 0o755);
+  const home = join(root, 'home');
+  const source = join(root, 'source');
+  const fakeBin = join(root, 'fake-bin');
+  const privilegeLog = join(root, 'privilege-calls.log');
+  for (const dir of [home, source, fakeBin]) mkdirSync(dir);
+  // cp -a keeps modification times, so dist/ stays newer than src/ as in the real checkout.
+  const entries = ['package.json', 'pnpm-lock.yaml', 'dist', 'images', 'src', 'install.sh'].map((entry) => join(REPO_ROOT, entry));
+  run('cp', ['-a', ...entries, source]);
+  for (const command of PRIVILEGE_COMMANDS) {
+    const script = join(fakeBin, command);
+    writeFileSync(script, `#!/bin/sh\necho "${command} $*" >>'${privilegeLog}'\nexit 1\n`);
+    chmodSync(script, 0o755);
+  }
+  chownTree(root, user);
+  return { root, user, home, source, fakeBin, privilegeLog, store: join(home, '.local', 'share', 'pnpm', 'store') };
+}
+
+/**
+ * Gives the sandbox a pnpm store holding the lockfile's packages and the built better-sqlite3,
+ * as a user has after `pnpm install` in their checkout: a copy of the store that installed this
+ * repository. Running as ourselves, that store is already ours.
+ */
+export function seedPnpmStore(sandbox: Sandbox): void {
+  const ours = run('pnpm', ['store', 'path']).trim();
+  const storeRoot = dirname(ours);
+  if (sandbox.user.name === undefined) {
+    sandbox.store = storeRoot;
+    return;
+  }
+  sandbox.store = join(sandbox.root, 'pnpm-store');
+  run('cp', ['-a', storeRoot, sandbox.store]);
+  chownTree(sandbox.store, sandbox.user);
+}
+
+export interface InstallerRun {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface RunOptions {
+  readonly env?: Readonly<Record<string, string>>;
+  /** Replaces the default `SHELL INSTALL_SH ARGS` (SHELL is dash unless given). */
+  readonly argv?: readonly string[];
+  readonly shell?: 'dash' | 'bash';
+  readonly stdin?: string;
+  readonly cwd?: string;
+  /** Directories put before everything else on PATH (fake tools). */
+  readonly pathPrefix?: readonly string[];
+}
+
+function installerArgv(sandbox: Sandbox, args: readonly string[], options: RunOptions): string[] {
+  const nodeDir = dirname(process.execPath);
+  const pnpmDir = dirname(requireTool('pnpm', 'pnpm (npm install -g pnpm@10)'));
+  const env: Record<string, string> = {
+    HOME: sandbox.home,
+    PATH: [...(options.pathPrefix ?? []), sandbox.fakeBin, nodeDir, pnpmDir, '/usr/local/bin', '/usr/bin', '/bin'].join(':'),
+    npm_config_store_dir: sandbox.store,
+  };
+  for (const name of ['NODE_EXTRA_CA_CERTS', 'HTTPS_PROXY', 'HTTP_PROXY', 'https_proxy', 'http_proxy', 'NO_PROXY', 'no_proxy']) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  Object.assign(env, options.env);
+  const command = options.argv ?? [options.shell ?? 'dash', join(sandbox.source, 'install.sh'), ...args];
+  const asUser = ['env', '-i', ...Object.entries(env).map(([key, value]) => `${key}=${value}`), ...command];
+  return sandbox.user.name === undefined ? asUser : ['runuser', '-u', sandbox.user.name, '--', ...asUser];
+}
+
+/** Runs install.sh (or `options.argv`) as the install user, with a clean environment. */
+export function runInstaller(sandbox: Sandbox, args: readonly string[], options: RunOptions = {}): InstallerRun {
+  const [command, ...rest] = installerArgv(sandbox, args, options);
+  const result = spawnSync(command!, rest, {
+    encoding: 'utf8',
+    cwd: options.cwd ?? sandbox.root,
+    input: options.stdin ?? '',
+    timeout: 180_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Starts install.sh as the install user in its own process group, for tests that signal it. */
+export function startInstaller(sandbox: Sandbox, args: readonly string[], options: RunOptions = {}): ChildProcess {
+  const [command, ...rest] = installerArgv(sandbox, args, options);
+  return spawn(command!, rest, { cwd: sandbox.root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function privilegeCalls(sandbox: Sandbox): string {
+  return existsSync(sandbox.privilegeLog) ? readFileSync(sandbox.privilegeLog, 'utf8') : '';
+}
+
+/**
+ * What the installer could change under `paths`: every entry's type, mode, owner, inode and, for
+ * files, size and mtime, for symlinks their target. Directory mtimes are left out: creating and
+ * removing the staging directory beside the installation moves its parent's mtime, and that is
+ * not a change to anything installed.
+ */
+export function snapshotTree(...paths: readonly string[]): Record<string, string> {
+  const entries: Record<string, string> = {};
+  const visit = (path: string): void => {
+    const stats = lstatSync(path, { throwIfNoEntry: false });
+    if (stats === undefined) {
+      entries[path] = 'absent';
+      return;
+    }
+    const common = `mode=${stats.mode.toString(8)} uid=${stats.uid} ino=${stats.ino}`;
+    if (stats.isSymbolicLink()) entries[path] = `link ${common} -> ${readlinkSync(path)}`;
+    else if (stats.isDirectory()) {
+      entries[path] = `dir ${common}`;
+      for (const name of readdirSync(path).sort()) visit(join(path, name));
+    } else entries[path] = `file ${common} size=${stats.size} mtime=${stats.mtimeMs}`;
+  };
+  for (const path of paths) visit(path);
+  return entries;
+}
+
+/** Staging directories left beside an installation in `libDir`. */
+export function stagingDirs(libDir: string): string[] {
+  return existsSync(libDir) ? readdirSync(libDir).filter((name) => name.startsWith('.carapace-staging')) : [];
+}
