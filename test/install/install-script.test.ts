@@ -140,7 +140,7 @@ describe('install.sh before it installs anything', { timeout: 60_000 }, () => {
     spawnSync('cp', ['-a', sandbox.source, stale]);
     spawnSync('cp', ['-a', sandbox.source, unbuilt]);
     const later = Date.now() / 1000 + 60;
-    utimesSync(join(stale, 'src', 'version.ts'), later, later);
+    utimesSync(join(stale, 'src', 'cli', 'main.ts'), later, later);
     rmSync(join(unbuilt, 'dist'), { recursive: true });
     chownTree(stale, sandbox.user);
     chownTree(unbuilt, sandbox.user);
@@ -148,7 +148,7 @@ describe('install.sh before it installs anything', { timeout: 60_000 }, () => {
     const before = watched();
     const staleRun = runInstaller(sandbox, ['--source', stale, '--prefix', prefix], { env: { CARAPACE_HOME: carapaceHome } });
     expect(staleRun.status).toBe(1);
-    expect(staleRun.stderr).toContain('dist/ is older than src/version.ts');
+    expect(staleRun.stderr).toContain('dist/ is older than src/cli/main.ts');
     expect(staleRun.stderr).toContain("run 'pnpm install --frozen-lockfile && pnpm build'");
     const unbuiltRun = runInstaller(sandbox, ['--source', unbuilt, '--prefix', prefix], { env: { CARAPACE_HOME: carapaceHome } });
     expect(unbuiltRun.status).toBe(1);
