@@ -13,6 +13,7 @@ import type {
   StartOptions,
   StartedContainer,
 } from './container-runtime.js';
+import { checkedId, checkedImageReference } from './docker-api-paths.js';
 import { attachStdio, type AttachedStdio } from './docker-attach.js';
 import { toDockerCreateOptions } from './docker-create-options.js';
 import { asStartFailure, toRuntimeError, type RequestSubject } from './docker-errors.js';
@@ -23,8 +24,6 @@ import { AttachedContainer, type ContainerControl } from './docker-started-conta
 /** Podman's own API, for what its Docker-compatible API reports less precisely or more slowly. */
 const LIBPOD = '/v4.0.0/libpod';
 const CONNECT_TIMEOUT_MS = 3_000;
-const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
-const IMAGE_REFERENCE = /^[a-zA-Z0-9][a-zA-Z0-9._/:@-]{0,511}$/;
 
 /**
  * A container runtime reached through the Docker Engine API on a unix socket: Docker itself, or
@@ -74,6 +73,12 @@ export class DockerApiRuntime implements ContainerRuntime, ContainerControl {
 
   async start(spec: HardenedSpec, options: StartOptions = {}): Promise<StartedContainer> {
     const { name, ...body } = toDockerCreateOptions(spec);
+    // An image VOLUME becomes a writable, exec-allowed anonymous volume that the spec never asked for
+    // (a place to drop and run a payload, bypassing the read-only root and noexec /tmp): refused here.
+    const volumes = Object.keys((await this.inspectImage(spec.image)).Config?.Volumes ?? {});
+    if (volumes.length > 0) {
+      throw new CarapaceError('SPEC_VIOLATION', `image ${spec.image} declares VOLUME ${volumes.join(', ')}`, { details: { volumes } });
+    }
     // Created through a bare request: dockerode's createContainer would also copy every option into the URL.
     const created = await this.call<{ Id: string }>('creating the container', 'image', {
       path: '/containers/create?',
@@ -216,15 +221,8 @@ export class DockerApiRuntime implements ContainerRuntime, ContainerControl {
   }
 
   async findImage(reference: string): Promise<ImageSummary | undefined> {
-    if (!IMAGE_REFERENCE.test(reference) || reference.includes('..')) {
-      throw new CarapaceError('IMAGE_REFERENCE_INVALID', `not an image reference: ${JSON.stringify(reference)}`);
-    }
     try {
-      const image = await this.call<{ Id: string; RepoTags?: string[] | null; RepoDigests?: string[] | null }>(
-        'inspecting the image',
-        'image',
-        { path: `/images/${reference}/json`, method: 'GET', statusCodes: OK_OR_404 },
-      );
+      const image = await this.inspectImage(reference);
       return { id: image.Id, tags: image.RepoTags ?? [], digests: image.RepoDigests ?? [] };
     } catch (error) {
       if (isCarapaceError(error) && error.code === 'IMAGE_NOT_FOUND') return undefined;
@@ -237,6 +235,11 @@ export class DockerApiRuntime implements ContainerRuntime, ContainerControl {
     for (const stdio of this.live) stdio.destroy();
     this.live.clear();
     return Promise.resolve();
+  }
+
+  private inspectImage(reference: string): Promise<ImageAnswer> {
+    const path = `/images/${checkedImageReference(reference)}/json`;
+    return this.call<ImageAnswer>('inspecting the image', 'image', { path, method: 'GET', statusCodes: OK_OR_404 });
   }
 
   private async isolation(): Promise<IsolationLevel> {
@@ -284,15 +287,16 @@ type DialOptions = Parameters<Docker['modem']['dial']>[0];
 
 const OK_OR_404 = { 200: true, 404: 'not found', 500: 'server error' } as const;
 
+interface ImageAnswer {
+  readonly Id: string;
+  readonly RepoTags?: string[] | null;
+  readonly RepoDigests?: string[] | null;
+  readonly Config?: { readonly Volumes?: Record<string, unknown> | null } | null;
+}
+
 interface VersionAnswer {
   readonly Version?: string;
   readonly Components?: readonly { readonly Name?: string; readonly Version?: string }[];
-}
-
-/** An id goes into a URL path: anything but a plain name could reach another endpoint. */
-function checkedId(id: string): string {
-  if (!CONTAINER_ID.test(id)) throw new CarapaceError('CONTAINER_NOT_FOUND', `not a container id: ${JSON.stringify(id)}`);
-  return id;
 }
 
 /** docker-modem hands a bare JSON number back as a Buffer (it treats a parsed 0 as "not JSON"). */

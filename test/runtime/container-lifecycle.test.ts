@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EnsuredImage } from '../../src/images/ensure-image.js';
 import type { DockerApiRuntime } from '../../src/runtime/docker-api-runtime.js';
 import { carapaceHomeLabels } from '../../src/runtime/remove-containers.js';
+import { podman } from '../images/podman-cli.js';
 import { connectTestPodman, loadCanary, makeSocketDir, rawInspectText, sh, testHome, testSpec } from '../support/podman-test-runtime.js';
 
 /** Stdin delivery, exit, output, timeouts and failed starts, on real Podman. */
@@ -85,6 +86,24 @@ describe('a start that fails leaves nothing behind', () => {
     // A pull attempt would take seconds to fail offline; a local miss is immediate.
     expect(performance.now() - started).toBeLessThan(2_000);
     expect(await runtime.list(carapaceHomeLabels(home))).toEqual([]);
+  });
+
+  it('refuses an image that declares a VOLUME (a writable, exec-allowed mount) before creating anything', async () => {
+    await using socketDir = await makeSocketDir();
+    const reference = 'localhost/carapace-test/declares-volume:1';
+    const source = `carapace-test-volsrc-${String(process.pid)}`;
+    expect((await podman(['create', '--name', source, canary.imageId])).exitCode).toBe(0);
+    try {
+      expect((await podman(['commit', '-q', '--change', 'VOLUME /data', source, reference])).exitCode).toBe(0);
+      await expect(runtime.start(testSpec(reference, socketDir.path, home, { command: sh('true') }))).rejects.toMatchObject({
+        code: 'SPEC_VIOLATION',
+        details: { volumes: ['/data'] },
+      });
+      expect(await runtime.list(carapaceHomeLabels(home))).toEqual([]);
+    } finally {
+      await podman(['rm', '-f', source]);
+      await podman(['rmi', '-f', reference]);
+    }
   });
 
   it('removes the container when its command cannot run', async () => {
