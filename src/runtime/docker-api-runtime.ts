@@ -1,5 +1,3 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import Docker from 'dockerode';
 import type { ContainerObservation } from '../core/container-observation.js';
 import type { HardenedSpec } from '../core/container-spec.js';
@@ -17,7 +15,7 @@ import { checkedId, checkedImageReference } from './docker-api-paths.js';
 import { attachStdio, type AttachedStdio } from './docker-attach.js';
 import { toDockerCreateOptions } from './docker-create-options.js';
 import { asStartFailure, toRuntimeError, type RequestSubject } from './docker-errors.js';
-import { readLoadedImage } from './docker-image-load.js';
+import { loadImageArchive } from './docker-image-load.js';
 import { toContainerObservation } from './docker-inspect-mapping.js';
 import { AttachedContainer, type ContainerControl } from './docker-started-container.js';
 
@@ -90,6 +88,7 @@ export class DockerApiRuntime implements ContainerRuntime, ContainerControl {
     });
     let stdio: AttachedStdio | undefined;
     try {
+      if (this.kind === 'podman') await this.refuseSystemdMode(created.Id);
       stdio = await attachStdio(this.socketPath, created.Id).catch((error: unknown) => {
         throw toRuntimeError(error, 'attaching to the container', 'container', this.socketPath);
       });
@@ -198,23 +197,7 @@ export class DockerApiRuntime implements ContainerRuntime, ContainerControl {
   }
 
   async loadImage(archivePath: string): Promise<string> {
-    await stat(archivePath).catch((error: unknown) => {
-      throw new CarapaceError('IMAGE_LOAD_FAILED', `cannot read image archive ${archivePath}`, { cause: error });
-    });
-    // Podman 4.3's compat endpoint accepts an OCI archive as well as a docker-save tarball (measured).
-    const response = await this.call<NodeJS.ReadableStream>('loading the image', 'image', {
-      path: '/images/load?',
-      method: 'POST',
-      file: createReadStream(archivePath),
-      headers: { 'Content-Type': 'application/x-tar' },
-      isStream: true,
-      statusCodes: { 200: true, 500: 'server error' },
-    }).catch((error: unknown) => {
-      throw isCarapaceError(error) && error.code === 'RUNTIME_UNAVAILABLE'
-        ? error
-        : new CarapaceError('IMAGE_LOAD_FAILED', `loading ${archivePath} failed`, { cause: error });
-    });
-    const loaded = await readLoadedImage(response);
+    const loaded = await loadImageArchive((dial) => this.call('loading the image', 'image', dial), archivePath);
     const image = await this.findImage(loaded);
     if (image === undefined) throw new CarapaceError('IMAGE_LOAD_FAILED', `the runtime reported ${loaded} loaded, but cannot find it`);
     return image.id;
@@ -235,6 +218,19 @@ export class DockerApiRuntime implements ContainerRuntime, ContainerControl {
     for (const stdio of this.live) stdio.destroy();
     this.live.clear();
     return Promise.resolve();
+  }
+
+  /**
+   * Podman switches a container into systemd mode when its command is an init (`/sbin/init`,
+   * `.../systemd`), which the compat API cannot turn off; that mode adds mounts (cgroupfs, /run/lock,
+   * a journal tmpfs) outside the spec and outside inspect's Mounts. We ask what Podman decided.
+   */
+  private async refuseSystemdMode(id: string): Promise<void> {
+    const path = `${LIBPOD}/containers/${checkedId(id)}/json`;
+    const answer = await this.call<{ Config?: { SystemdMode?: boolean } }>('inspecting the container', 'container', { path, method: 'GET', statusCodes: OK_OR_404 });
+    if (answer.Config?.SystemdMode === true) {
+      throw new CarapaceError('SPEC_VIOLATION', 'the container command is an init, which puts Podman in systemd mode (extra mounts)');
+    }
   }
 
   private inspectImage(reference: string): Promise<ImageAnswer> {

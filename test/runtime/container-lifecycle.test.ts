@@ -106,6 +106,13 @@ describe('a start that fails leaves nothing behind', () => {
     }
   });
 
+  it("refuses a command that would put Podman in systemd mode, and removes what it created", async () => {
+    await using socketDir = await makeSocketDir();
+    const spec = testSpec(canary.imageId, socketDir.path, home, { command: ['/sbin/init'] });
+    await expect(runtime.start(spec)).rejects.toMatchObject({ code: 'SPEC_VIOLATION' });
+    expect((await runtime.list(carapaceHomeLabels(home))).map((container) => container.name)).not.toContain(spec.name);
+  });
+
   it('removes the container when its command cannot run', async () => {
     await using socketDir = await makeSocketDir();
     const spec = testSpec(canary.imageId, socketDir.path, home, { command: ['/nonexistent/binary'] });
