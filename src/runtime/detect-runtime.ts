@@ -49,11 +49,11 @@ export interface DetectionContext {
   readonly sendSignal?: SendSignal;
 }
 
-type StrategyOutcome =
+export type StrategyOutcome =
   | { readonly runtime: ContainerRuntime; readonly endpoint: string; readonly startedService?: StartedPodmanService }
   | { readonly skipped: string };
 
-interface DetectionStrategy {
+export interface DetectionStrategy {
   readonly name: string;
   detect(context: DetectionContext): Promise<StrategyOutcome>;
 }
