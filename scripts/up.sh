@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up Carapace from this checkout on a Debian machine and runs it:
-# installs what is missing (Podman, runc, busybox-static, pnpm, node_modules), builds, runs
+# installs what is missing (Podman, runc, busybox-static, shellcheck, nix-bin, pnpm, node_modules), builds, runs
 # `carapace doctor`, then the core in the foreground. Never uses sudo: without root it prints the
 # exact command to run and stops.
 set -euo pipefail
@@ -24,7 +24,8 @@ done
 cd "$(dirname "$0")/.."
 say() { printf '==> %s\n' "$*"; }
 
-APT_PACKAGES=(podman runc busybox-static)
+# Runtime: podman, runc, static busybox (the canary image). Tests: shellcheck, nix-bin (install.sh and flake checks).
+APT_PACKAGES=(podman runc busybox-static shellcheck nix-bin)
 PNPM_VERSION=10.34.9
 NODE_MIN_MAJOR=20
 NODE_MIN_MINOR=17

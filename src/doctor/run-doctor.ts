@@ -43,6 +43,7 @@ export async function runDoctor(deps: DoctorDependencies): Promise<CheckLine[]> 
   const description = await runtime.describe();
   lines.push(pass('Container runtime', `${description.kind} ${description.version} (${description.endpoint})`));
   lines.push(pass('Isolation', ISOLATION[description.isolation]));
+  for (const limitation of description.limitations ?? []) lines.push(info('Runtime limitation', limitation));
   lines.push(...(await runCanaryChecks(runtime, deps.layout)));
   return lines;
 }

@@ -2,14 +2,9 @@ import { LABEL_HOME, LABEL_MANAGED } from '../core/container-spec.js';
 import { CarapaceError } from '../errors.js';
 import type { ContainerRuntime } from './container-runtime.js';
 
-/** The labels that mark a container as started by the Carapace home at `home`. */
-export function carapaceHomeLabels(home: string): Readonly<Record<string, string>> {
-  return { [LABEL_MANAGED]: 'true', [LABEL_HOME]: home };
-}
-
 /**
  * Removes every container carrying all of `labels`: the daemon calls it at start with
- * `carapaceHomeLabels(home)` to clear containers a crashed run left behind. The filter must name a
+ * `homeLabels(home)` (core/container-labels.ts) to clear containers a crashed run left behind. The filter must name a
  * home, so a bug that passed `{}` cannot remove every container on the machine, or another home's.
  * Tries every container, then throws if any removal failed (a live orphan is not ignored).
  */

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EnsuredImage } from '../../src/images/ensure-image.js';
 import type { DockerApiRuntime } from '../../src/runtime/docker-api-runtime.js';
-import { carapaceHomeLabels } from '../../src/runtime/remove-containers.js';
+import { homeLabels } from '../../src/core/container-labels.js';
 import { podman } from '../images/podman-cli.js';
 import { connectTestPodman, loadCanary, makeSocketDir, rawInspectText, sh, testHome, testSpec } from '../support/podman-test-runtime.js';
 
@@ -85,7 +85,7 @@ describe('a start that fails leaves nothing behind', () => {
     await expect(runtime.start(testSpec(missing, socketDir.path, home))).rejects.toMatchObject({ code: 'IMAGE_NOT_FOUND' });
     // A pull attempt would take seconds to fail offline; a local miss is immediate.
     expect(performance.now() - started).toBeLessThan(2_000);
-    expect(await runtime.list(carapaceHomeLabels(home))).toEqual([]);
+    expect(await runtime.list(homeLabels(home))).toEqual([]);
   });
 
   it('refuses an image that declares a VOLUME (a writable, exec-allowed mount) before creating anything', async () => {
@@ -99,7 +99,7 @@ describe('a start that fails leaves nothing behind', () => {
         code: 'SPEC_VIOLATION',
         details: { volumes: ['/data'] },
       });
-      expect(await runtime.list(carapaceHomeLabels(home))).toEqual([]);
+      expect(await runtime.list(homeLabels(home))).toEqual([]);
     } finally {
       await podman(['rm', '-f', source]);
       await podman(['rmi', '-f', reference]);
@@ -110,14 +110,14 @@ describe('a start that fails leaves nothing behind', () => {
     await using socketDir = await makeSocketDir();
     const spec = testSpec(canary.imageId, socketDir.path, home, { command: ['/sbin/init'] });
     await expect(runtime.start(spec)).rejects.toMatchObject({ code: 'SPEC_VIOLATION' });
-    expect((await runtime.list(carapaceHomeLabels(home))).map((container) => container.name)).not.toContain(spec.name);
+    expect((await runtime.list(homeLabels(home))).map((container) => container.name)).not.toContain(spec.name);
   });
 
   it('removes the container when its command cannot run', async () => {
     await using socketDir = await makeSocketDir();
     const spec = testSpec(canary.imageId, socketDir.path, home, { command: ['/nonexistent/binary'] });
     await expect(runtime.start(spec)).rejects.toMatchObject({ code: 'CONTAINER_START_FAILED' });
-    expect((await runtime.list(carapaceHomeLabels(home))).map((container) => container.name)).not.toContain(spec.name);
+    expect((await runtime.list(homeLabels(home))).map((container) => container.name)).not.toContain(spec.name);
   });
 
   it('refuses a second container under a taken name, and leaves the first alone', async () => {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EnsuredImage } from '../../src/images/ensure-image.js';
 import type { DockerApiRuntime } from '../../src/runtime/docker-api-runtime.js';
-import { carapaceHomeLabels, removeContainers } from '../../src/runtime/remove-containers.js';
+import { homeLabels } from '../../src/core/container-labels.js';
+import { removeContainers } from '../../src/runtime/remove-containers.js';
 import { connectTestPodman, loadCanary, makeSocketDir, sh, testHome, testSpec } from '../support/podman-test-runtime.js';
 
 /** What the daemon does at start: remove what a crashed run of the same home left, and nothing else. */
@@ -29,10 +30,10 @@ describe('removeContainers on Podman', () => {
     await exited.wait({ timeoutMs: 20_000 });
     await using other = await runtime.start(testSpec(canary.imageId, socketDir.path, otherHome, { command: sh('sleep 60') }));
 
-    const removed = await removeContainers(runtime, carapaceHomeLabels(home));
+    const removed = await removeContainers(runtime, homeLabels(home));
     expect(removed.sort()).toEqual([running.id, exited.id].sort());
-    expect(await runtime.list(carapaceHomeLabels(home))).toEqual([]);
-    expect((await runtime.list(carapaceHomeLabels(otherHome))).map((container) => container.id)).toEqual([other.id]);
-    expect(await removeContainers(runtime, carapaceHomeLabels(home))).toEqual([]);
+    expect(await runtime.list(homeLabels(home))).toEqual([]);
+    expect((await runtime.list(homeLabels(otherHome))).map((container) => container.id)).toEqual([other.id]);
+    expect(await removeContainers(runtime, homeLabels(home))).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ import { toHardenedSpec, type ContainerRequest, type HardenedSpec } from '../../
 import { canaryImageDefinition } from '../../src/images/canary-image.js';
 import { ensureImage, type EnsuredImage } from '../../src/images/ensure-image.js';
 import { DockerApiRuntime } from '../../src/runtime/docker-api-runtime.js';
-import { carapaceHomeLabels } from '../../src/runtime/remove-containers.js';
+import { homeLabels } from '../../src/core/container-labels.js';
 
 /** Connects to the Podman service the global setup found or started; fails (never skips) without one. */
 export async function connectTestPodman(): Promise<DockerApiRuntime> {
@@ -44,7 +44,7 @@ export function testSpec(
     name: `carapace-test-${randomBytes(6).toString('hex')}`,
     image,
     socketDir,
-    labels: carapaceHomeLabels(home),
+    labels: homeLabels(home),
     ...overrides,
   });
 }
