@@ -36,6 +36,18 @@ export interface PropertyCheck {
   readonly detail: string;
 }
 
+/** The properties `checkContainerAgainstSpec` reports, in its order; doctor prints one line each. */
+export const SECURITY_PROPERTIES = [
+  'Read-only filesystem',
+  'Network isolation',
+  'Capabilities dropped',
+  'No new privileges',
+  'Non-root user',
+  'Resource limits',
+  'Socket directory only mount',
+  'No host environment',
+] as const;
+
 /** Environment entries a runtime adds on its own; none of them come from the host. */
 const RUNTIME_ENV_PREFIXES = ['PATH=', 'HOSTNAME=', 'container=', 'HOME=', 'TERM='];
 

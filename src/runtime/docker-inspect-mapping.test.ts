@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { checkContainerAgainstSpec } from '../core/container-observation.js';
+import { checkContainerAgainstSpec, SECURITY_PROPERTIES } from '../core/container-observation.js';
 import { toHardenedSpec } from '../core/container-spec.js';
 import { toContainerObservation } from './docker-inspect-mapping.js';
 
@@ -51,16 +51,7 @@ describe('toContainerObservation on real runtime output', () => {
     expect(seen.capDrop).not.toContain('ALL');
     expect(seen.env).toContain('SECRET_TOKEN=hunter2');
     const failed = checkContainerAgainstSpec(spec, seen).filter((check) => !check.ok).map((check) => check.property);
-    expect(failed).toEqual([
-      'Read-only filesystem',
-      'Network isolation',
-      'Capabilities dropped',
-      'No new privileges',
-      'Non-root user',
-      'Resource limits',
-      'Socket directory only mount',
-      'No host environment',
-    ]);
+    expect(failed).toEqual(SECURITY_PROPERTIES);
   });
 
   it('maps a hardened container on Docker 20.10 so that every property checks out', () => {

@@ -1,21 +1,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SECURITY_PROPERTIES } from '../../src/core/container-observation.js';
 import type { CheckLine } from '../../src/doctor/check-line.js';
 import { podmanSocket } from '../support/podman.js';
 import { freshHome, runCarapace } from '../support/run-cli-in-process.js';
 import { startWeakeningProxy, type CreateBody } from '../support/weakening-proxy.js';
-
-const SECURITY_PROPERTIES = [
-  'Read-only filesystem',
-  'Network isolation',
-  'Capabilities dropped',
-  'No new privileges',
-  'Non-root user',
-  'Resource limits',
-  'Socket directory only mount',
-  'No host environment',
-];
 
 interface DoctorJson {
   readonly ok: boolean;
