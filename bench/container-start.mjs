@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { toHardenedSpec } from '../dist/core/container-spec.js';
 import { canaryImageDefinition } from '../dist/images/canary-image.js';
 import { ensureImage } from '../dist/images/ensure-image.js';
-import { DockerApiRuntime } from '../dist/runtime/docker-api-runtime.js';
+import { DockerApiRuntime } from '../dist/runtime/docker-api/docker-api-runtime.js';
 
 const [socketPath, runsArg] = process.argv.slice(2);
 if (!socketPath) throw new Error('usage: node bench/container-start.mjs SOCKET [runs]');

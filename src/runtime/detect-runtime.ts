@@ -1,8 +1,8 @@
 import { CarapaceError } from '../errors.js';
-import { AppleContainerRuntime } from './apple-container-runtime.js';
+import { AppleContainerRuntime } from './apple/apple-container-runtime.js';
 import { findExecutableOnPath, NodeCommandExecutor, type CommandExecutor } from './command-executor.js';
 import type { ContainerRuntime } from './container-runtime.js';
-import { DockerApiRuntime } from './docker-api-runtime.js';
+import { DockerApiRuntime } from './docker-api/docker-api-runtime.js';
 import {
   podmanServiceCommand,
   podmanServicePaths,

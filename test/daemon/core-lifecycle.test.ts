@@ -6,7 +6,7 @@ import { containerLabels, homeLabels } from '../../src/core/container-labels.js'
 import { toHardenedSpec } from '../../src/core/container-spec.js';
 import { canaryImageDefinition, canarySleepCommand } from '../../src/images/canary-image.js';
 import { ensureImage } from '../../src/images/ensure-image.js';
-import { DockerApiRuntime } from '../../src/runtime/docker-api-runtime.js';
+import { DockerApiRuntime } from '../../src/runtime/docker-api/docker-api-runtime.js';
 import { runCliProcess, spawnCli, type CliProcess } from '../support/cli-process.js';
 import { podmanSocket } from '../support/podman.js';
 import { freshHome } from '../support/run-cli-in-process.js';

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EnsuredImage } from '../../src/images/ensure-image.js';
-import type { DockerApiRuntime } from '../../src/runtime/docker-api-runtime.js';
+import type { DockerApiRuntime } from '../../src/runtime/docker-api/docker-api-runtime.js';
 import { homeLabels } from '../../src/core/container-labels.js';
 import { podman } from '../images/podman-cli.js';
 import { connectTestPodman, loadCanary, makeSocketDir, rawInspectText, sh, testHome, testSpec } from '../support/podman-test-runtime.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkContainerAgainstSpec } from '../../src/core/container-observation.js';
 import type { EnsuredImage } from '../../src/images/ensure-image.js';
-import type { DockerApiRuntime } from '../../src/runtime/docker-api-runtime.js';
+import type { DockerApiRuntime } from '../../src/runtime/docker-api/docker-api-runtime.js';
 import { connectTestPodman, loadCanary, makeSocketDir, sh, testHome, testSpec } from '../support/podman-test-runtime.js';
 
 /**

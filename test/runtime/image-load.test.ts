@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeImage, writeImageArchive } from '../../src/images/image-builder.js';
 import type { ImageDefinition } from '../../src/images/image-definition.js';
-import type { DockerApiRuntime } from '../../src/runtime/docker-api-runtime.js';
+import type { DockerApiRuntime } from '../../src/runtime/docker-api/docker-api-runtime.js';
 import { connectTestPodman } from '../support/podman-test-runtime.js';
 
 /** Podman 4.3's compat `POST /images/load` takes an OCI archive as is (measured; no libpod fallback needed). */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EnsuredImage } from '../../src/images/ensure-image.js';
-import type { DockerApiRuntime } from '../../src/runtime/docker-api-runtime.js';
+import type { DockerApiRuntime } from '../../src/runtime/docker-api/docker-api-runtime.js';
 import { homeLabels } from '../../src/core/container-labels.js';
 import { removeContainers } from '../../src/runtime/remove-containers.js';
 import { connectTestPodman, loadCanary, makeSocketDir, sh, testHome, testSpec } from '../support/podman-test-runtime.js';

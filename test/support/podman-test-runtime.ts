@@ -7,7 +7,7 @@ import { inject } from 'vitest';
 import { toHardenedSpec, type ContainerRequest, type HardenedSpec } from '../../src/core/container-spec.js';
 import { canaryImageDefinition } from '../../src/images/canary-image.js';
 import { ensureImage, type EnsuredImage } from '../../src/images/ensure-image.js';
-import { DockerApiRuntime } from '../../src/runtime/docker-api-runtime.js';
+import { DockerApiRuntime } from '../../src/runtime/docker-api/docker-api-runtime.js';
 import { homeLabels } from '../../src/core/container-labels.js';
 
 /** Connects to the Podman service the global setup found or started; fails (never skips) without one. */

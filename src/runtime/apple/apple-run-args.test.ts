@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toHardenedSpec, type HardenedSpec } from '../core/container-spec.js';
+import { toHardenedSpec, type HardenedSpec } from '../../core/container-spec.js';
 import { toAppleCreateArgs } from './apple-run-args.js';
 
 const spec = toHardenedSpec({

@@ -1,7 +1,7 @@
 import Docker from 'dockerode';
-import type { ContainerObservation } from '../core/container-observation.js';
-import type { HardenedSpec } from '../core/container-spec.js';
-import { CarapaceError, isCarapaceError } from '../errors.js';
+import type { ContainerObservation } from '../../core/container-observation.js';
+import type { HardenedSpec } from '../../core/container-spec.js';
+import { CarapaceError, isCarapaceError } from '../../errors.js';
 import type {
   ContainerRuntime,
   ContainerSummary,
@@ -10,7 +10,7 @@ import type {
   RuntimeDescription,
   StartOptions,
   StartedContainer,
-} from './container-runtime.js';
+} from '../container-runtime.js';
 import { checkedId, checkedImageReference } from './docker-api-paths.js';
 import { attachStdio, type AttachedStdio } from './docker-attach.js';
 import { toDockerCreateOptions } from './docker-create-options.js';

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type Docker from 'dockerode';
-import { CarapaceError, isCarapaceError } from '../errors.js';
+import { CarapaceError, isCarapaceError } from '../../errors.js';
 
 type DialOptions = Parameters<Docker['modem']['dial']>[0];
 

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { checkContainerAgainstSpec } from '../core/container-observation.js';
-import { toHardenedSpec } from '../core/container-spec.js';
-import { failed, FakeExecutor, ok } from '../../test/support/fake-executor.js';
+import { checkContainerAgainstSpec } from '../../core/container-observation.js';
+import { toHardenedSpec } from '../../core/container-spec.js';
+import { failed, FakeExecutor, ok } from '../../../test/support/fake-executor.js';
 import { AppleContainerRuntime } from './apple-container-runtime.js';
 
-const inspectJson = readFileSync(new URL('../../test/runtime/fixtures/apple-container-inspect-synthetic.json', import.meta.url), 'utf8');
+const inspectJson = readFileSync(new URL('../../../test/runtime/fixtures/apple-container-inspect-synthetic.json', import.meta.url), 'utf8');
 const imageJson = JSON.stringify([{ name: 'localhost/echo:1', index: { digest: 'sha256:bbbb' }, variants: [] }]);
 
 const spec = toHardenedSpec({

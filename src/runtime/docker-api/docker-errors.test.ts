@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CarapaceError } from '../errors.js';
+import { CarapaceError } from '../../errors.js';
 import { asStartFailure, toRuntimeError } from './docker-errors.js';
 
 function httpError(statusCode: number, message: string): Error {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { ContainerObservation, ObservedMount } from '../core/container-observation.js';
-import { CarapaceError } from '../errors.js';
+import type { ContainerObservation, ObservedMount } from '../../core/container-observation.js';
+import { CarapaceError } from '../../errors.js';
 
 /**
  * The fields of a container inspect answer that Carapace reads, from Docker's `/containers/ID/json`

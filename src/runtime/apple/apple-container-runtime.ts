@@ -1,9 +1,9 @@
-import type { ContainerObservation } from '../core/container-observation.js';
-import type { HardenedSpec } from '../core/container-spec.js';
-import { CarapaceError, type ErrorCode } from '../errors.js';
+import type { ContainerObservation } from '../../core/container-observation.js';
+import type { HardenedSpec } from '../../core/container-spec.js';
+import { CarapaceError, type ErrorCode } from '../../errors.js';
 import { parseAppleSnapshots, appleState, toAppleObservation } from './apple-inspect-mapping.js';
 import { APPLE_LIMITATIONS, toAppleCreateArgs } from './apple-run-args.js';
-import type { CommandExecutor, CommandResult } from './command-executor.js';
+import type { CommandExecutor, CommandResult } from '../command-executor.js';
 import type {
   ContainerExit,
   ContainerRuntime,
@@ -12,7 +12,7 @@ import type {
   RuntimeDescription,
   StartOptions,
   StartedContainer,
-} from './container-runtime.js';
+} from '../container-runtime.js';
 
 const CONTROL_TIMEOUT_MS = 60_000;
 const NOT_FOUND = /not ?found/i;

@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import type { Socket } from 'node:net';
-import { DemultiplexedOutput } from './captured-output.js';
+import { DemultiplexedOutput } from '../captured-output.js';
 
 /** A container's stdio, hijacked from the API socket before the container starts. */
 export interface AttachedStdio {

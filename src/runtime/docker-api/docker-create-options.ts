@@ -1,6 +1,6 @@
 import type { ContainerCreateOptions } from 'dockerode';
-import { verifyHardenedSpec, type HardenedSpec } from '../core/container-spec.js';
-import { CarapaceError } from '../errors.js';
+import { verifyHardenedSpec, type HardenedSpec } from '../../core/container-spec.js';
+import { CarapaceError } from '../../errors.js';
 
 /**
  * RLIMIT_NPROC counts every process of the container's uid in its user namespace, so with rootful

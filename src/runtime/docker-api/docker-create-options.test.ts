@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toHardenedSpec, type HardenedSpec } from '../core/container-spec.js';
+import { toHardenedSpec, type HardenedSpec } from '../../core/container-spec.js';
 import { NPROC_CEILING, toDockerCreateOptions } from './docker-create-options.js';
 
 const spec = toHardenedSpec({

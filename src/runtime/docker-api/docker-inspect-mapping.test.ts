@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { checkContainerAgainstSpec, SECURITY_PROPERTIES } from '../core/container-observation.js';
-import { toHardenedSpec } from '../core/container-spec.js';
+import { checkContainerAgainstSpec, SECURITY_PROPERTIES } from '../../core/container-observation.js';
+import { toHardenedSpec } from '../../core/container-spec.js';
 import { toContainerObservation } from './docker-inspect-mapping.js';
 
 function fixture(name: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(new URL(`../../test/runtime/fixtures/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+  return JSON.parse(readFileSync(new URL(`../../../test/runtime/fixtures/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
 }
 
 /** The spec the captured container was created from (see test/runtime/fixtures/README.md). */

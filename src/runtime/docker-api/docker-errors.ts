@@ -1,4 +1,4 @@
-import { CarapaceError, isCarapaceError, type ErrorCode } from '../errors.js';
+import { CarapaceError, isCarapaceError, type ErrorCode } from '../../errors.js';
 
 /** What a failed request was about, so a 404 becomes the right "not found". */
 export type RequestSubject = 'container' | 'image' | 'runtime';

@@ -1,4 +1,4 @@
-import { CarapaceError } from '../errors.js';
+import { CarapaceError } from '../../errors.js';
 
 const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const IMAGE_REFERENCE = /^[a-zA-Z0-9][a-zA-Z0-9._/:@-]{0,511}$/;

@@ -1,5 +1,5 @@
-import { verifyHardenedSpec, type HardenedSpec } from '../core/container-spec.js';
-import { CarapaceError } from '../errors.js';
+import { verifyHardenedSpec, type HardenedSpec } from '../../core/container-spec.js';
+import { CarapaceError } from '../../errors.js';
 
 const MIB = 1024 * 1024;
 

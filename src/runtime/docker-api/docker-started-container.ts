@@ -1,5 +1,5 @@
-import { CarapaceError } from '../errors.js';
-import type { ContainerExit, StartedContainer } from './container-runtime.js';
+import { CarapaceError } from '../../errors.js';
+import type { ContainerExit, StartedContainer } from '../container-runtime.js';
 import type { AttachedStdio } from './docker-attach.js';
 
 /** The runtime calls a started container needs; the adapter provides them. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CarapaceError } from '../errors.js';
-import { DemultiplexedOutput } from './captured-output.js';
+import { CarapaceError } from '../../errors.js';
+import { DemultiplexedOutput } from '../captured-output.js';
 import type { AttachedStdio } from './docker-attach.js';
 import { AttachedContainer, type ContainerControl } from './docker-started-container.js';
 
