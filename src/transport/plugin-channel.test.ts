@@ -161,8 +161,13 @@ describe('openPluginChannel', () => {
       },
     });
     const dealer = peer(channel.socketPath);
+    let disconnected = false;
+    void (async () => {
+      for await (const event of dealer.events) if (event.type === 'disconnect') disconnected = true;
+    })();
     await dealer.send('first');
     expect(await receiveText(dealer)).toBe('first');
+    expect(disconnected).toBe(false);
     await dealer.send(Buffer.alloc(64 * 1024, 0x61));
     // The DEALER reconnects on its own; frames sent until then may be lost with the old connection.
     let answered = '';
@@ -171,6 +176,7 @@ describe('openPluginChannel', () => {
       answered = await receiveText(dealer).catch(() => '');
     }
     expect(answered).toBe('again');
+    expect(disconnected).toBe(true);
     expect(refused).toEqual([]);
     expect(frames.every((frame) => frame === 'first' || frame === 'again')).toBe(true);
   });
