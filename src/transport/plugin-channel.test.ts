@@ -152,9 +152,11 @@ describe('openPluginChannel', () => {
 
   it('disconnects a peer that sends past the hard ceiling without buffering the frame; the peer reconnects', async () => {
     const frames: string[] = [];
+    let hostSawDisconnect = 0;
     const { channel, refused } = await open(await socketDir(), {
       maxFrameBytes: 1024,
       disconnectAboveBytes: 4096,
+      onPeerDisconnected: () => (hostSawDisconnect += 1),
       onFrame: (frame, reply) => {
         frames.push(decode(frame).slice(0, 10));
         return reply(frame);
@@ -177,8 +179,21 @@ describe('openPluginChannel', () => {
     }
     expect(answered).toBe('again');
     expect(disconnected).toBe(true);
+    expect(hostSawDisconnect).toBeGreaterThanOrEqual(1);
     expect(refused).toEqual([]);
     expect(frames.every((frame) => frame === 'first' || frame === 'again')).toBe(true);
+  });
+
+  it('reports a plugin that goes away', async () => {
+    let disconnects = 0;
+    const { channel } = await open(await socketDir(), { onPeerDisconnected: () => (disconnects += 1) });
+    const dealer = new Dealer({ linger: 0 });
+    dealer.connect(`ipc://${channel.socketPath}`);
+    await dealer.send('ready');
+    await channel.ready;
+    dealer.close();
+    for (let waited = 0; waited < 2000 && disconnects === 0; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(disconnects).toBe(1);
   });
 
   it('keeps two plugins apart: each channel sees only its own peer, and sends reach only it', async () => {

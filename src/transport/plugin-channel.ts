@@ -43,6 +43,11 @@ export interface PluginChannelOptions {
   readonly onFrame: (frame: Uint8Array, reply: ReplyToPeer) => void | Promise<void>;
   /** Every refused frame. Required: a refusal is an event the audit log must see. */
   readonly onRefusedFrame: (refusal: RefusedFrame) => void;
+  /**
+   * A connection to the socket ended: the plugin went away, or libzmq cut it off for a frame over
+   * `disconnectAboveBytes`. The channel cannot tell which, so the caller records both.
+   */
+  readonly onPeerDisconnected?: () => void;
   /** A handler that threw, or a socket that failed; the channel does not swallow either. */
   readonly onError: (error: CarapaceError) => void;
 }
@@ -116,6 +121,7 @@ class ZmqPluginChannel implements PluginChannel {
   readonly ready: Promise<void>;
   private readonly queue = new SendQueue();
   private readonly receiving: Promise<void>;
+  private readonly watching: Promise<void>;
   private peer: Buffer | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -134,6 +140,7 @@ class ZmqPluginChannel implements PluginChannel {
     // Whoever awaits `ready` sees the rejection; an unobserved one must not crash the process.
     this.ready.catch(() => undefined);
     this.receiving = this.receive();
+    this.watching = this.watchDisconnects();
   }
 
   send(bytes: Uint8Array): Promise<void> {
@@ -155,7 +162,7 @@ class ZmqPluginChannel implements PluginChannel {
     this.closed = true;
     this.settleReady(this.unavailable('the channel closed before the plugin connected'));
     this.router.close();
-    await this.receiving;
+    await Promise.all([this.receiving, this.watching]);
     await this.queue.drained();
     await rm(this.socketPath, { force: true });
   }
@@ -184,6 +191,18 @@ class ZmqPluginChannel implements PluginChannel {
       }
     } catch (error) {
       if (!this.closed) this.options.onError(toCarapaceError(error, 'ROUTE_UNAVAILABLE', `the socket of plugin ${this.plugin} failed`));
+    }
+  }
+
+  private async watchDisconnects(): Promise<void> {
+    const notify = this.options.onPeerDisconnected;
+    if (notify === undefined) return;
+    try {
+      for await (const event of this.router.events) {
+        if (event.type === 'disconnect') this.guard(notify);
+      }
+    } catch (error) {
+      if (!this.closed) this.options.onError(toCarapaceError(error, 'ROUTE_UNAVAILABLE', `the socket events of plugin ${this.plugin} failed`));
     }
   }
 
