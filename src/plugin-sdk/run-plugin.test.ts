@@ -165,6 +165,52 @@ describe('runPlugin', () => {
     await run;
   });
 
+  it('refuses a frame over the limit with WIRE_FRAME_TOO_LARGE and keeps serving', async () => {
+    const { core, run } = await startPlugin({ tools: { say: () => 'x' } });
+    await core.send({ correlation: 'c-8', tool: 'say', arguments: { pad: 'x'.repeat(LIMITS.maxFrameBytes) } });
+    expect(await core.receiveReply()).toMatchObject({ correlation: null, ok: false, error: { code: 'WIRE_FRAME_TOO_LARGE' } });
+    await core.send({ correlation: 'c-9', tool: 'say', arguments: {} });
+    expect(await core.receiveReply()).toEqual({ correlation: 'c-9', ok: true, result: 'x' });
+    await core.send({ type: 'shutdown' });
+    await run;
+  });
+
+  it('announces ready to a core that binds after the plugin started', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'carapace-sdk-'));
+    const core = new FakeCore(dir, join(dir, 'plugin.sock'));
+    cores.push(core);
+    const run = runPlugin({ name: 'echo', tools: {}, socketPath: core.socketPath, stdin: fakeStdin(), signals: new EventEmitter() });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await core.router.bind(`ipc://${core.socketPath}`);
+    expect(await core.receive()).toEqual({ type: 'ready' });
+    await core.send({ type: 'shutdown' });
+    await run;
+  });
+
+  it('stops waiting for a handler that never finishes after the grace period', async () => {
+    const { core, run } = await startPlugin({ shutdownGraceMs: 50, tools: { hang: async () => new Promise(() => undefined) } });
+    await core.send({ correlation: 'c-10', tool: 'hang', arguments: {} });
+    await core.send({ type: 'shutdown' });
+    await expect(run).resolves.toBeUndefined();
+  });
+
+  it('answers a call that arrives after shutdown began with ROUTE_UNAVAILABLE', async () => {
+    let release = (): void => undefined;
+    const { core, run } = await startPlugin({
+      tools: {
+        slow: async () => new Promise<string>((resolve) => { release = () => resolve('done'); }),
+        say: () => 'x',
+      },
+    });
+    await core.send({ correlation: 'c-11', tool: 'slow', arguments: {} });
+    await core.send({ type: 'shutdown' });
+    await core.send({ correlation: 'c-12', tool: 'say', arguments: {} });
+    expect(await core.receiveReply()).toMatchObject({ correlation: 'c-12', ok: false, error: { code: 'ROUTE_UNAVAILABLE' } });
+    release();
+    expect(await core.receiveReply()).toEqual({ correlation: 'c-11', ok: true, result: 'done' });
+    await run;
+  });
+
   it('serves concurrent calls and replies to each one', async () => {
     const { core, run } = await startPlugin({
       tools: { wait: async (args) => new Promise((resolve) => setTimeout(() => resolve(args['n'] ?? null), Number(args['n']))) },

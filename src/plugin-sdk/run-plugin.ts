@@ -11,6 +11,8 @@ import { readCredentialsOnce } from './read-credentials.js';
 /** Where the core bind-mounts this container's socket. */
 export const DEFAULT_SOCKET_PATH = '/run/carapace/plugin.sock';
 export const DEFAULT_SHUTDOWN_GRACE_MS = 5000;
+/** Frames up to this multiple of the limit are received (and refused with a code); larger ones never are. */
+const HARD_CAP_FACTOR = 4;
 
 /** What a handler learns besides its arguments. */
 export interface ToolContext {
@@ -63,7 +65,9 @@ export async function runPlugin(options: RunPluginOptions): Promise<void> {
   const handlers = toHandlerMap(options.name, options.tools);
   const limits = options.limits ?? DEFAULT_WIRE_LIMITS;
   const credentials = await readCredentialsOnce(options.stdin ?? process.stdin);
-  const socket = new Dealer({ maxMessageSize: limits.maxFrameBytes, linger: 1000 });
+  // libzmq refuses a frame over the hard cap by dropping the connection, which the core would see
+  // only as a timeout; below it an oversized frame gets a typed WIRE_FRAME_TOO_LARGE reply instead.
+  const socket = new Dealer({ maxMessageSize: limits.maxFrameBytes * HARD_CAP_FACTOR, linger: 1000 });
   const server = new PluginServer(socket, handlers, credentials, options.name, limits, options);
   const signals = options.signals ?? process;
   const onSigterm = (): void => server.shutdown();
