@@ -2,7 +2,7 @@
  * The plugin SDK: what runs inside a plugin container. A plugin's entry point is one call:
  *
  * ```ts
- * import { runPlugin } from 'carapace/plugin-sdk';
+ * import { runPlugin } from './plugin-sdk/index.js';
  * await runPlugin({ name: 'echo', tools: { say: (args) => ({ said: args['text'] ?? null }) } });
  * ```
  */

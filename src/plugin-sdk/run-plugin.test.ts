@@ -187,6 +187,16 @@ describe('runPlugin', () => {
     await run;
   });
 
+  it('exits on SIGTERM even when no core ever bound the socket', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'carapace-sdk-'));
+    const signals = new EventEmitter();
+    const run = runPlugin({ name: 'echo', tools: {}, socketPath: join(dir, 'none.sock'), stdin: fakeStdin(), signals, shutdownGraceMs: 50 });
+    await expect.poll(() => signals.listenerCount('SIGTERM')).toBe(1);
+    signals.emit('SIGTERM');
+    await expect(run).resolves.toBeUndefined();
+    await rm(dir, { recursive: true, force: true });
+  });
+
   it('stops waiting for a handler that never finishes after the grace period', async () => {
     const { core, run } = await startPlugin({ shutdownGraceMs: 50, tools: { hang: async () => new Promise(() => undefined) } });
     await core.send({ correlation: 'c-10', tool: 'hang', arguments: {} });

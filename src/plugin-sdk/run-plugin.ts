@@ -111,7 +111,7 @@ class PluginServer {
   ) {}
 
   async serve(): Promise<void> {
-    this.#send(encodeReady());
+    this.#post(encodeReady());
     // The iterator returns once `shutdown` has closed the socket.
     for await (const frames of this.socket) this.#onMessage(frames);
     await this.#closing;
@@ -127,9 +127,10 @@ class PluginServer {
       const grace = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, this.options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS);
       });
-      await Promise.race([Promise.allSettled([...this.#inFlight]), grace]);
+      // The grace bounds the flush too: a send can block forever when the core is gone.
+      const drained = Promise.allSettled([...this.#inFlight]).then(async () => this.#sendTail);
+      await Promise.race([drained, grace]);
       clearTimeout(timer);
-      await this.#sendTail;
       this.socket.close();
     })();
   }
@@ -137,7 +138,7 @@ class PluginServer {
   #onMessage(frames: Buffer[]): void {
     const [frame, ...extra] = frames;
     if (frame === undefined || extra.length > 0) {
-      this.#reply(encodeError(null, { code: 'WIRE_INVALID_MESSAGE', message: 'a message is exactly one frame' }));
+      this.#post(encodeError(null, { code: 'WIRE_INVALID_MESSAGE', message: 'a message is exactly one frame' }));
       return;
     }
     let message;
@@ -146,7 +147,7 @@ class PluginServer {
     } catch (error) {
       const refusal = isCarapaceError(error) ? error : new CarapaceError('INTERNAL', 'could not parse a frame', { cause: error });
       const correlation = refusal.details['correlation'];
-      this.#reply(encodeError(typeof correlation === 'string' ? correlation : null, { code: refusal.code, message: refusal.message.slice(0, 4096) }));
+      this.#post(encodeError(typeof correlation === 'string' ? correlation : null, { code: refusal.code, message: refusal.message.slice(0, 4096) }));
       return;
     }
     if (message.kind === 'shutdown') {
@@ -154,7 +155,7 @@ class PluginServer {
       return;
     }
     if (this.#abort.signal.aborted) {
-      this.#reply(encodeError(message.correlation, { code: 'ROUTE_UNAVAILABLE', message: 'the plugin is shutting down' }));
+      this.#post(encodeError(message.correlation, { code: 'ROUTE_UNAVAILABLE', message: 'the plugin is shutting down' }));
       return;
     }
     const running = this.#call(message).finally(() => this.#inFlight.delete(running));
@@ -164,7 +165,7 @@ class PluginServer {
   async #call(call: PluginCall): Promise<void> {
     const handler = this.handlers.get(call.tool);
     if (handler === undefined) {
-      this.#reply(encodeError(call.correlation, { code: 'TOPIC_UNKNOWN', message: `${this.plugin} has no tool ${call.tool}` }));
+      this.#post(encodeError(call.correlation, { code: 'TOPIC_UNKNOWN', message: `${this.plugin} has no tool ${call.tool}` }));
       return;
     }
     const context: ToolContext = {
@@ -183,10 +184,11 @@ class PluginServer {
       // Generic on purpose: the handler's own message may quote a credential or a path.
       reply = encodeError(call.correlation, { code: 'PLUGIN_ERROR', message: `${call.tool} failed` });
     }
-    this.#reply(reply);
+    this.#post(reply);
   }
 
-  #reply(frame: Uint8Array): void {
+  /** Sends without waiting; a failure ends the run with ROUTE_UNAVAILABLE. */
+  #post(frame: Uint8Array): void {
     this.#send(frame).catch((error: unknown) => {
       // A reply that cannot be sent means the socket is broken: end the run and say why.
       this.#failure ??= { error: new CarapaceError('ROUTE_UNAVAILABLE', 'could not send a reply to the core', { cause: error }) };
