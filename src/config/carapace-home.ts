@@ -12,8 +12,11 @@ export interface HomeLayout {
   readonly sockets: string;
   readonly logs: string;
   readonly pidFile: string;
+  /** The hash-chained audit log (SQLite, WAL); its `-wal` and `-shm` files sit beside it. */
+  readonly auditFile: string;
 }
 
+/** Every path under `home`; pure, so the CLI and the daemon agree without touching the disk. */
 export function homeLayout(home: string): HomeLayout {
   return {
     home,
@@ -23,6 +26,7 @@ export function homeLayout(home: string): HomeLayout {
     sockets: join(home, 'sockets'),
     logs: join(home, 'logs'),
     pidFile: join(home, 'run', 'core.pid'),
+    auditFile: join(home, 'audit.db'),
   };
 }
 
