@@ -14,6 +14,16 @@ export interface HomeLayout {
   readonly pidFile: string;
   /** The hash-chained audit log (SQLite, WAL); its `-wal` and `-shm` files sit beside it. */
   readonly auditFile: string;
+  /** Plugins' persistent storage, one 0700 folder each, mounted at /data in that plugin only. */
+  readonly storage: string;
+  /** The user's own plugins, one folder each with its `manifest.json`. */
+  readonly plugins: string;
+  /** Where local callers (the CLI, agents) connect to make tool calls. */
+  readonly callerSocket: string;
+  /** The core's lifecycle event bus (PUB). */
+  readonly eventSocket: string;
+  /** What the running core serves: plugins, containers, tools (`carapace status`). */
+  readonly stateFile: string;
 }
 
 /** Every path under `home`; pure, so the CLI and the daemon agree without touching the disk. */
@@ -27,10 +37,15 @@ export function homeLayout(home: string): HomeLayout {
     logs: join(home, 'logs'),
     pidFile: join(home, 'run', 'core.pid'),
     auditFile: join(home, 'audit.db'),
+    storage: join(home, 'storage'),
+    plugins: join(home, 'plugins'),
+    callerSocket: join(home, 'run', 'caller.sock'),
+    eventSocket: join(home, 'run', 'events.sock'),
+    stateFile: join(home, 'run', 'core-state.json'),
   };
 }
 
-const OWNER_ONLY_SUBDIRECTORIES = ['credentials', 'run', 'sockets', 'logs'] as const;
+const OWNER_ONLY_SUBDIRECTORIES = ['credentials', 'run', 'sockets', 'logs', 'storage'] as const;
 
 export interface HomeSources {
   /** The `--home` flag's value, if given. */
