@@ -36,6 +36,7 @@ export const ERROR_CODES = [
   'DOCTOR_CHECKS_FAILED',
   // plugin manifests
   'MANIFEST_INVALID',
+  'PLUGIN_START_FAILED',
   // wire messages from containers, checked in this order
   'WIRE_FRAME_TOO_LARGE',
   'WIRE_INVALID_UTF8',
@@ -60,6 +61,7 @@ export const ERROR_CODES = [
   // audit log
   'AUDIT_INSECURE',
   'AUDIT_UNAVAILABLE',
+  'AUDIT_NOT_FOUND',
   'AUDIT_WRITE_FAILED',
   'AUDIT_CHAIN_BROKEN',
   // host credential store and stdin delivery

@@ -14,6 +14,24 @@ const COMPANION_SUFFIXES = ['-wal', '-shm', '-journal'] as const;
 export function prepareAuditFile(path: string): void {
   const uid = currentUid();
   if (statOrUndefined(path) === undefined) createOwnerOnly(path);
+  verifyOwnerOnlyFiles(path, uid);
+}
+
+/**
+ * The same checks for a reader, which must not create anything: a missing database is
+ * AUDIT_NOT_FOUND rather than a new empty log that would look like a log with no history.
+ */
+export function verifyExistingAuditFile(path: string): void {
+  const uid = currentUid();
+  if (statOrUndefined(path) === undefined) {
+    throw new CarapaceError('AUDIT_NOT_FOUND', `there is no audit log at ${path}; the core creates it when it first starts`, {
+      details: { path },
+    });
+  }
+  verifyOwnerOnlyFiles(path, uid);
+}
+
+function verifyOwnerOnlyFiles(path: string, uid: number): void {
   for (const file of [path, ...COMPANION_SUFFIXES.map((suffix) => path + suffix)]) {
     const stats = statOrUndefined(file);
     if (stats !== undefined) verifyOwnerOnlyFile(file, stats, uid);

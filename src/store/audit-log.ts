@@ -1,9 +1,9 @@
-import { once } from 'node:events';
 import Database from 'better-sqlite3';
 import { systemClock, type Clock } from '../core/clock.js';
-import { CarapaceError, toCarapaceError, type ErrorCode } from '../errors.js';
-import { GENESIS_HASH, hashAuditFields, verifyChain, type ChainAnchor, type ChainVerdict } from './audit-chain.js';
+import { CarapaceError } from '../errors.js';
+import { GENESIS_HASH, hashAuditFields, type ChainVerdict } from './audit-chain.js';
 import { prepareAuditFile } from './audit-file.js';
+import { busyTimeout, SqliteAuditReader, toAuditError as translate, type AuditReader } from './audit-reader.js';
 import {
   normalizeAuditRecord,
   type AuditEntry,
@@ -29,9 +29,11 @@ export interface AuditLogOptions {
 
 type Fields = Omit<AuditRecordInput, 'kind' | 'decision'>;
 
-/** The append-only, hash-chained audit log. Disposable: `using log = openAuditLog(...)`. */
-export interface AuditLog extends Disposable {
-  readonly path: string;
+/**
+ * The append-only, hash-chained audit log: the reads of `AuditReader` plus appends.
+ * Disposable: `using log = openAuditLog(...)`.
+ */
+export interface AuditLog extends AuditReader {
   /** Appends one record in its own IMMEDIATE transaction and returns it as stored. */
   append(record: AuditRecordInput): AuditEntry;
   /** Appends records in one transaction (one fsync): group commit for a burst of calls. */
@@ -44,24 +46,7 @@ export interface AuditLog extends Disposable {
   ): AuditEntry;
   /** Writes a call the pipeline stopped: which stage, which code. */
   recordRefusal(fields: Fields & { readonly decision: 'refused' | 'denied' }): AuditEntry;
-  /** The last `count` records, oldest first. */
-  tail(count: number): AuditEntry[];
-  /** The last record's seq and hash: publish it elsewhere to detect a truncated log later. */
-  head(): ChainAnchor | undefined;
-  /** Checks the whole chain and names the first broken link; with an anchor, also truncation. */
-  verify(anchor?: ChainAnchor): ChainVerdict;
-  /** Intents with no outcome: calls that were dispatched (or about to be) when the core died. */
-  intentsWithoutOutcome(): AuditEntry[];
-  /** Every record up to the current head as JSON lines (`\n`-terminated), read page by page. */
-  exportJsonl(): AsyncGenerator<string, void, undefined>;
-  /** Writes `exportJsonl()` to a stream, honouring backpressure; resolves to the record count. */
-  exportJsonlTo(stream: NodeJS.WritableStream): Promise<number>;
-  close(): void;
 }
-
-const EXPORT_PAGE = 500;
-const COLUMNS = `seq, timestamp, kind, call_id AS callId, topic, source, caller, "group", stage, code, decision,
-  arguments, detail, prev_hash AS prevHash, hash`;
 
 /**
  * Opens (creating 0600 if missing) and migrates the audit database at `path`. The caller owns the
@@ -77,7 +62,7 @@ export function openAuditLog(path: string, options: AuditLogOptions = {}): Audit
     throw translate(error, 'AUDIT_UNAVAILABLE', `cannot open the audit log ${path}`);
   }
   try {
-    configure(db, path, options.busyTimeoutMs ?? 5000);
+    configure(db, path, busyTimeout(options.busyTimeoutMs));
     migrateAuditSchema(db, path);
     return new SqliteAuditLog(db, path, options);
   } catch (error) {
@@ -89,7 +74,7 @@ export function openAuditLog(path: string, options: AuditLogOptions = {}): Audit
 function configure(db: Database.Database, path: string, busyTimeoutMs: number): void {
   // A planted database could carry triggers or views that call functions; never run them.
   db.pragma('trusted_schema = OFF');
-  db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(busyTimeoutMs))}`);
+  db.pragma(`busy_timeout = ${busyTimeoutMs}`);
   const mode = db.pragma('journal_mode = WAL', { simple: true });
   // WAL is what lets `audit tail` read while the core writes, and what makes per-record fsync
   // choices sound (a power loss can only drop a suffix of commits). Without it, refuse.
@@ -98,21 +83,15 @@ function configure(db: Database.Database, path: string, busyTimeoutMs: number): 
   }
 }
 
-class SqliteAuditLog implements AuditLog {
-  readonly #db: Database.Database;
+class SqliteAuditLog extends SqliteAuditReader implements AuditLog {
   readonly #sanitize: AuditSanitizer;
   readonly #clock: Pick<Clock, 'now'>;
   readonly #fsyncEveryRecord: boolean;
   readonly #appendTx: Database.Transaction<(records: readonly NormalizedRecord[]) => AuditEntry[]>;
   #synchronous: 'FULL' | 'NORMAL' | undefined;
-  #closed = false;
 
-  constructor(
-    db: Database.Database,
-    readonly path: string,
-    options: AuditLogOptions,
-  ) {
-    this.#db = db;
+  constructor(db: Database.Database, path: string, options: AuditLogOptions) {
+    super(db, path);
     this.#sanitize = options.sanitize ?? ((text) => text);
     this.#clock = options.clock ?? systemClock;
     this.#fsyncEveryRecord = options.fsyncEveryRecord ?? false;
@@ -144,7 +123,7 @@ class SqliteAuditLog implements AuditLog {
   }
 
   appendMany(records: readonly AuditRecordInput[]): AuditEntry[] {
-    this.#assertOpen();
+    this.assertOpen();
     if (records.length === 0) return [];
     const normalized = records.map((record) => normalizeAuditRecord(record, this.#sanitize));
     // An intent precedes a side effect in a plugin, so it must survive a power loss: fsync it.
@@ -169,109 +148,14 @@ class SqliteAuditLog implements AuditLog {
     return this.append({ ...fields, kind: 'refusal' });
   }
 
-  tail(count: number): AuditEntry[] {
-    if (!Number.isSafeInteger(count) || count < 0) {
-      throw new CarapaceError('INTERNAL', `tail needs a non-negative whole number of records, not ${count}`);
-    }
-    return this.#read(() =>
-      this.#db.prepare(`SELECT * FROM (SELECT ${COLUMNS} FROM audit_records ORDER BY seq DESC LIMIT ?) ORDER BY seq`).all(count),
-    );
-  }
-
-  head(): ChainAnchor | undefined {
-    this.#assertOpen();
-    return this.#db.prepare('SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1').get() as ChainAnchor | undefined;
-  }
-
-  verify(anchor?: ChainAnchor): ChainVerdict {
-    this.#assertOpen();
-    // One statement is one read transaction: under WAL the walk sees a consistent snapshot while
-    // other processes keep appending.
-    try {
-      const rows = this.#db.prepare(`SELECT ${COLUMNS} FROM audit_records ORDER BY seq`).iterate() as IterableIterator<AuditEntry>;
-      return verifyChain(rows, anchor);
-    } catch (error) {
-      throw translate(error, 'AUDIT_UNAVAILABLE', `cannot read the audit log ${this.path}`);
-    }
-  }
-
-  intentsWithoutOutcome(): AuditEntry[] {
-    return this.#read(() =>
-      this.#db
-        .prepare(
-          `SELECT ${COLUMNS} FROM audit_records AS intent WHERE kind = 'intent' AND NOT EXISTS
-             (SELECT 1 FROM audit_records AS outcome WHERE outcome.call_id = intent.call_id AND outcome.kind = 'outcome')
-           ORDER BY seq`,
-        )
-        .all(),
-    );
-  }
-
-  async *exportJsonl(): AsyncGenerator<string, void, undefined> {
-    const end = this.head()?.seq ?? 0;
-    const page = this.#db.prepare(`SELECT ${COLUMNS} FROM audit_records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`);
-    let after = 0;
-    // Pages, not one long-lived iterator: a consumer may await between lines, and an open
-    // iterator would keep this connection busy and block the core's appends meanwhile.
-    while (after < end) {
-      this.#assertOpen();
-      const rows = page.all(after, end, EXPORT_PAGE) as AuditEntry[];
-      if (rows.length === 0) return;
-      for (const row of rows) yield `${JSON.stringify(row)}\n`;
-      after = rows[rows.length - 1]?.seq ?? end;
-    }
-  }
-
-  async exportJsonlTo(stream: NodeJS.WritableStream): Promise<number> {
-    let count = 0;
-    for await (const line of this.exportJsonl()) {
-      if (!stream.write(line)) await once(stream, 'drain');
-      count += 1;
-    }
-    return count;
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#db.close();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
   #setSynchronous(level: 'FULL' | 'NORMAL'): void {
     // A connection setting, read at each commit, so it can differ from one transaction to the next.
     // It must be re-prepared each time: SQLite applies this pragma when the statement is compiled,
     // so running a statement prepared earlier changes nothing.
     if (this.#synchronous === level) return;
-    this.#db.exec(`PRAGMA synchronous = ${level}`);
+    this.db.exec(`PRAGMA synchronous = ${level}`);
     this.#synchronous = level;
   }
-
-  #read(query: () => unknown[]): AuditEntry[] {
-    this.#assertOpen();
-    try {
-      return query() as AuditEntry[];
-    } catch (error) {
-      throw translate(error, 'AUDIT_UNAVAILABLE', `cannot read the audit log ${this.path}`);
-    }
-  }
-
-  #assertOpen(): void {
-    if (this.#closed) throw new CarapaceError('AUDIT_UNAVAILABLE', `the audit log ${this.path} is closed`);
-  }
-}
-
-/** Keeps our own errors; wraps SQLite's (busy, full disk, not a database) under `code`, keeping the cause. */
-function translate(error: unknown, code: ErrorCode, message: string): CarapaceError {
-  const translated = toCarapaceError(error, code, message);
-  const sqliteCode = (error as { code?: unknown } | null)?.code;
-  if (translated.cause === error && typeof sqliteCode === 'string') {
-    return new CarapaceError(code, translated.message, { cause: error, details: { sqliteCode } });
-  }
-  return translated;
 }
 
 /** Turns a failed verification into the error `carapace audit verify` exits with. */

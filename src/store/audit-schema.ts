@@ -57,3 +57,19 @@ export function migrateAuditSchema(db: Database.Database, path: string): void {
   });
   migrate.immediate();
 }
+
+/**
+ * For a read-only connection, which cannot migrate: the schema must be exactly the one this build
+ * reads. A file with no schema yet (version 0) is refused too, not read as an empty history.
+ */
+export function verifyAuditSchemaReadable(db: Database.Database, path: string): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current === AUDIT_MIGRATIONS.length) return;
+  const why =
+    current === 0
+      ? 'has no audit schema yet'
+      : current > AUDIT_MIGRATIONS.length
+        ? `has schema version ${current}, newer than this Carapace knows (${AUDIT_MIGRATIONS.length})`
+        : `has schema version ${current}; start the core once to migrate it to ${AUDIT_MIGRATIONS.length}`;
+  throw new CarapaceError('AUDIT_UNAVAILABLE', `the audit log ${path} ${why}`, { details: { path, version: current } });
+}
