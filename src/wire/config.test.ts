@@ -28,6 +28,7 @@ describe('parseConfig', () => {
     expect(valid({})).toEqual({
       runtime: { preference: 'auto' },
       container: { pids: 64, memory_mb: 256, cpus: 0.5 },
+      calls: { timeout_ms: 30_000, confirm_timeout_ms: 60_000, caller_rate: 200, caller_burst: 400, tool_rate: 1000, tool_burst: 2000 },
       log: { level: 'info' },
     });
   });
@@ -88,6 +89,12 @@ describe('SETTINGS', () => {
       ['container.pids', 'integer', 64],
       ['container.memory_mb', 'integer', 256],
       ['container.cpus', 'number', 0.5],
+      ['calls.timeout_ms', 'integer', 30_000],
+      ['calls.confirm_timeout_ms', 'integer', 60_000],
+      ['calls.caller_rate', 'number', 200],
+      ['calls.caller_burst', 'integer', 400],
+      ['calls.tool_rate', 'number', 1000],
+      ['calls.tool_burst', 'integer', 2000],
       ['log.level', 'enum', 'info'],
     ]);
     for (const setting of SETTINGS) expect(setting.description).not.toBe('');

@@ -71,6 +71,50 @@ const ContainerSection = z.strictObject({
     .describe('CPU quota of each plugin container, in cores.'),
 });
 
+// Generous defaults for one person's agent; a benchmark or a busy agent raises them.
+const CallsSection = z.strictObject({
+  timeout_ms: z
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(30_000)
+    .describe('How long a plugin may take to answer one call before the caller gets CALL_TIMEOUT.'),
+  confirm_timeout_ms: z
+    .number()
+    .int()
+    .min(1000)
+    .max(600_000)
+    .default(60_000)
+    .describe('How long a high-risk call waits for a person to confirm it; no answer denies it.'),
+  caller_rate: z
+    .number()
+    .min(0.1)
+    .max(1_000_000)
+    .default(200)
+    .describe('Calls per second one caller may make, sustained (token bucket refill).'),
+  caller_burst: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(400)
+    .describe('Calls one caller may make at once before its rate applies (token bucket capacity).'),
+  tool_rate: z
+    .number()
+    .min(0.1)
+    .max(1_000_000)
+    .default(1000)
+    .describe('Calls per second one tool accepts from all callers together, sustained.'),
+  tool_burst: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(2000)
+    .describe('Calls one tool accepts at once from all callers before its rate applies.'),
+});
+
 const LogSection = z.strictObject({
   level: z.enum(LOG_LEVELS).default('info').describe('Lowest level written to `logs/carapace.log`.'),
 });
@@ -79,6 +123,7 @@ const LogSection = z.strictObject({
 export const ConfigSchema = z.strictObject({
   runtime: RuntimeSection.prefault({}),
   container: ContainerSection.prefault({}),
+  calls: CallsSection.prefault({}),
   log: LogSection.prefault({}),
 });
 
