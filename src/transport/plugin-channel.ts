@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { Router } from 'zeromq';
 import { CarapaceError, toCarapaceError } from '../errors.js';
+import { checkFrame, messageBytes } from './frame-check.js';
 import { SendQueue } from './send-queue.js';
 import { restrictSocketFile, verifySocketDirectory } from './socket-file.js';
 
@@ -208,24 +209,13 @@ class ZmqPluginChannel implements PluginChannel {
 
   private deliver(peer: Buffer, parts: readonly Buffer[]): void {
     const reply: ReplyToPeer = (bytes) => this.sendTo(peer, bytes);
-    const bytes = parts.reduce((total, part) => total + part.byteLength, 0);
-    const [frame] = parts;
-    if (frame === undefined || parts.length !== 1) {
-      this.refuse(new CarapaceError('WIRE_INVALID_MESSAGE', `a message of ${String(parts.length)} parts is not one frame`, { details: { parts: parts.length } }), bytes, reply);
-      return;
-    }
-    if (frame.byteLength > this.options.maxFrameBytes) {
-      this.refuse(
-        new CarapaceError('WIRE_FRAME_TOO_LARGE', `frame of ${String(frame.byteLength)} bytes exceeds ${String(this.options.maxFrameBytes)}`, {
-          details: { bytes: frame.byteLength, maxFrameBytes: this.options.maxFrameBytes },
-        }),
-        bytes,
-        reply,
-      );
+    const checked = checkFrame(parts, this.options.maxFrameBytes);
+    if (!checked.ok) {
+      this.refuse(checked.error, messageBytes(parts), reply);
       return;
     }
     // Handlers run concurrently: a slow one (a confirmation prompt) must not stall the socket.
-    this.guard(() => this.options.onFrame(frame, reply));
+    this.guard(() => this.options.onFrame(checked.frame, reply));
   }
 
   private refuse(error: CarapaceError, bytes: number, reply: ReplyToPeer): void {

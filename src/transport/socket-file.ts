@@ -14,8 +14,8 @@ const MAX_SOCKET_PATH_BYTES = 107;
  * another plugin's directory), writable by its owner alone (anyone else who can write there could
  * swap the socket file between bind and chmod).
  */
-export async function verifySocketDirectory(socketDir: string): Promise<string> {
-  const path = join(socketDir, PLUGIN_SOCKET_NAME);
+export async function verifySocketDirectory(socketDir: string, socketName: string = PLUGIN_SOCKET_NAME): Promise<string> {
+  const path = join(socketDir, socketName);
   if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) {
     throw new CarapaceError('ROUTE_UNAVAILABLE', `socket path ${path} is longer than ${String(MAX_SOCKET_PATH_BYTES)} bytes`, { details: { path } });
   }
