@@ -9,6 +9,8 @@ export const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   wire: ['errors'],
   core: ['wire', 'errors'],
   'plugin-sdk': ['wire', 'errors'],
+  // The built-in plugins run inside containers on the SDK; nothing on the host imports them.
+  plugins: ['plugin-sdk', 'wire', 'errors'],
   // Adapters: each wraps one external system and depends only on the pure layers (and port types).
   config: ['wire', 'core', 'errors'],
   logging: ['wire', 'core', 'errors'],
@@ -21,14 +23,14 @@ export const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   // Composition: wires adapters into the core.
   daemon: ['config', 'logging', 'runtime', 'images', 'transport', 'trust', 'store', 'credentials', 'wire', 'core', 'errors', 'version'],
   doctor: ['daemon', 'config', 'logging', 'runtime', 'images', 'trust', 'credentials', 'wire', 'core', 'errors', 'version'],
-  cli: ['doctor', 'daemon', 'config', 'logging', 'runtime', 'images', 'trust', 'credentials', 'wire', 'core', 'errors', 'version'],
+  cli: ['doctor', 'daemon', 'config', 'logging', 'runtime', 'images', 'trust', 'store', 'credentials', 'wire', 'core', 'errors', 'version'],
 };
 
 /** Packages that do I/O, and the only layers allowed to import them. */
 export const CONFINED_PACKAGES: Readonly<Record<string, readonly string[]>> = {
   dockerode: ['runtime'],
   zeromq: ['transport', 'plugin-sdk'],
-  'better-sqlite3': ['store'],
+  'better-sqlite3': ['store', 'plugins'],
   sigstore: ['trust'],
   '@sigstore/verify': ['trust'],
   '@sigstore/sign': ['trust'],
