@@ -39,11 +39,37 @@ describe('toHardenedSpec', () => {
       privileged: false,
       env: [],
       openStdin: true,
-      socketMount: { source: request.socketDir, target: '/run/carapace' },
+      socketMount: { source: request.socketDir, target: '/run/carapace', readOnly: true },
+      storageMount: undefined,
       tmpfs: { target: '/tmp', options: 'rw,noexec,nosuid,nodev' },
       limits: DEFAULT_LIMITS,
     });
     expect(spec.labels).toEqual({ 'io.carapace.plugin': 'echo', [LABEL_MANAGED]: 'true' });
+  });
+
+  it('mounts a storage directory read-write at /data with nosuid,nodev,noexec, and nothing else', () => {
+    const spec = toHardenedSpec({ ...request, storageDir: '/home/u/.carapace/storage/echo' });
+    expect(spec.storageMount).toEqual({ source: '/home/u/.carapace/storage/echo', target: '/data', options: 'rw,nosuid,nodev,noexec' });
+    expect(spec.socketMount.readOnly).toBe(true);
+    expect(codeOf(() => verifyHardenedSpec(spec))).toBeUndefined();
+  });
+
+  it.each([
+    ['a relative storage directory', { storageDir: 'storage/echo' }],
+    ['a storage directory with ..', { storageDir: '/home/u/.carapace/storage/../sockets/echo' }],
+    ['a storage directory with a trailing slash', { storageDir: '/home/u/.carapace/storage/echo/' }],
+    ['the socket directory as storage', { storageDir: request.socketDir }],
+    ['storage that contains the socket directory', { storageDir: '/home/u/.carapace' }],
+    ['the root as storage', { storageDir: '/' }],
+    ['storage inside the socket directory', { storageDir: `${request.socketDir}/data` }],
+    ['a socket directory with a . segment', { socketDir: '/home/u/./sockets/echo' }],
+  ])('refuses %s with SPEC_VIOLATION', (_what, patch) => {
+    expect(codeOf(() => toHardenedSpec({ ...request, ...patch }))).toBe('SPEC_VIOLATION');
+  });
+
+  it('accepts sibling directories whose names share a prefix', () => {
+    const spec = toHardenedSpec({ ...request, socketDir: '/h/run/echo', storageDir: '/h/run/echo-data' });
+    expect(spec.storageMount?.source).toBe('/h/run/echo-data');
   });
 
   it('lets a request lower limits but clamps anything above the ceilings', () => {
@@ -81,7 +107,17 @@ describe('verifyHardenedSpec', () => {
     ['an environment', { env: ['AWS_SECRET_ACCESS_KEY=x'] }],
     ['a raised pids limit', { limits: { ...DEFAULT_LIMITS, pids: MAX_LIMITS.pids + 1 } }],
     ['an executable /tmp', { tmpfs: { target: '/tmp', sizeBytes: 1, options: 'rw' } }],
-    ['a moved socket mount', { socketMount: { source: '/x', target: '/' } }],
+    ['a moved socket mount', { socketMount: { source: '/x', target: '/', readOnly: true } }],
+    ['a writable socket mount', { socketMount: { source: '/x', target: '/run/carapace', readOnly: false } }],
+    ['a socket mount without readOnly', { socketMount: { source: '/x', target: '/run/carapace' } }],
+    ['a moved storage mount', { storageMount: { source: '/d', target: '/', options: 'rw,nosuid,nodev,noexec' } }],
+    ['a storage mount over /run/carapace', { storageMount: { source: '/d', target: '/run/carapace', options: 'rw,nosuid,nodev,noexec' } }],
+    ['an executable storage mount', { storageMount: { source: '/d', target: '/data', options: 'rw,nosuid,nodev' } }],
+    ['a storage mount with suid', { storageMount: { source: '/d', target: '/data', options: 'rw,nodev,noexec' } }],
+    ['a storage mount without options', { storageMount: { source: '/d', target: '/data' } }],
+    ['a storage mount without a source', { storageMount: { target: '/data', options: 'rw,nosuid,nodev,noexec' } }],
+    ['a storage mount holding the socket directory', { storageMount: { source: '/home/u', target: '/data', options: 'rw,nosuid,nodev,noexec' } }],
+    ['a storage mount that is not an object', { storageMount: '/d:/data:rw' }],
   ])('refuses a spec with %s', (_what, patch) => {
     expect(codeOf(() => verifyHardenedSpec(loosen(patch)))).toBe('SPEC_VIOLATION');
   });

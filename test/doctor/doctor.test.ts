@@ -1,11 +1,26 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECURITY_PROPERTIES } from '../../src/core/container-observation.js';
 import type { CheckLine } from '../../src/doctor/check-line.js';
 import { podmanSocket } from '../support/podman.js';
 import { freshHome, runCarapace } from '../support/run-cli-in-process.js';
 import { startWeakeningProxy, type CreateBody } from '../support/weakening-proxy.js';
+
+/** The create request's bind list; every hardened create has one (the socket directory). */
+function binds(body: CreateBody): string[] {
+  return body.HostConfig?.['Binds'] as string[];
+}
+
+/** An empty host directory a weakened runtime mounts where the spec has no storage. */
+let extraDir = '';
+beforeAll(async () => {
+  extraDir = await mkdtemp(join(tmpdir(), 'carapace-extra-mount-'));
+});
+afterAll(async () => {
+  await rm(extraDir, { recursive: true, force: true });
+});
 
 interface DoctorJson {
   readonly ok: boolean;
@@ -42,16 +57,18 @@ describe('carapace doctor on a real Podman', () => {
   });
 
   // Each case is a runtime that silently ignores part of the spec; doctor must name exactly what broke.
-  it.each<[string, (body: CreateBody) => void]>([
-    ['Read-only filesystem', (body) => void delete body.HostConfig?.['ReadonlyRootfs']],
-    ['Network isolation', (body) => void (body.HostConfig!['NetworkMode'] = 'host')],
-    ['Capabilities dropped', (body) => void delete body.HostConfig?.['CapDrop']],
-    ['No new privileges', (body) => void (body.HostConfig!['SecurityOpt'] = [])],
-    ['Non-root user', (body) => void (body['User'] = '0:0')],
-    ['Resource limits', (body) => void delete body.HostConfig?.['PidsLimit']],
-    ['Socket directory only mount', (body) => void (body.HostConfig!['Binds'] = [...(body.HostConfig!['Binds'] as string[]), '/etc:/host-etc:ro'])],
-    ['No host environment', (body) => void (body['Env'] = ['OPENAI_API_KEY=from-the-host'])],
-  ])('fails and names "%s" when the runtime drops it', async (property, weaken) => {
+  it.each<[string, string, (body: CreateBody) => void]>([
+    ['Read-only filesystem', 'drops the read-only root', (body) => void delete body.HostConfig?.['ReadonlyRootfs']],
+    ['Network isolation', 'uses the host network', (body) => void (body.HostConfig!['NetworkMode'] = 'host')],
+    ['Capabilities dropped', 'keeps capabilities', (body) => void delete body.HostConfig?.['CapDrop']],
+    ['No new privileges', 'drops no-new-privileges', (body) => void (body.HostConfig!['SecurityOpt'] = [])],
+    ['Non-root user', 'runs as root', (body) => void (body['User'] = '0:0')],
+    ['Resource limits', 'drops the pids limit', (body) => void delete body.HostConfig?.['PidsLimit']],
+    ['Host mounts limited', 'adds a second bind mount', (body) => void (body.HostConfig!['Binds'] = [...binds(body), '/etc:/host-etc:ro'])],
+    ['Host mounts limited', 'makes the socket mount writable', (body) => void (body.HostConfig!['Binds'] = binds(body).map((bind) => bind.replace(/:ro$/, ':rw')))],
+    ['Host mounts limited', 'adds a storage mount the spec has none of', (body) => void (body.HostConfig!['Binds'] = [...binds(body), `${extraDir}:/data:rw,nosuid,nodev,noexec`])],
+    ['No host environment', 'passes the host environment', (body) => void (body['Env'] = ['OPENAI_API_KEY=from-the-host'])],
+  ])('fails and names "%s" when the runtime %s', async (property, _how, weaken) => {
     await using proxy = await startWeakeningProxy(podmanSocket(), weaken);
     const home = await homeUsingSocket(proxy.socketPath);
     const json = await runCarapace(['--json', '--home', home, 'doctor']);

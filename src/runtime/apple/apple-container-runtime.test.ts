@@ -64,8 +64,8 @@ describe('AppleContainerRuntime', () => {
     const seen = await new AppleContainerRuntime(executor).inspect('carapace-echo-1');
     expect(seen).toMatchObject({ readOnlyRootfs: true, networkMode: 'none', capDrop: ['ALL'], user: '10001:10001', running: true });
     expect(seen.mounts).toEqual([
-      { type: 'bind', source: '/Users/u/.carapace/run/echo-1', target: '/run/carapace' },
-      { type: 'tmpfs', source: '', target: '/tmp' },
+      { type: 'bind', source: '/Users/u/.carapace/run/echo-1', target: '/run/carapace', readOnly: true, options: ['ro'] },
+      { type: 'tmpfs', source: '', target: '/tmp', readOnly: false, options: [] },
     ]);
     const failing = checkContainerAgainstSpec(spec, seen).filter((check) => !check.ok).map((check) => check.property);
     expect(failing).toEqual(['No new privileges', 'Resource limits']);

@@ -27,6 +27,7 @@ const snapshotSchema = z.object({
           type: z.union([z.string(), z.record(z.string(), z.unknown())]).nullish(),
           source: z.string().nullish(),
           destination: z.string(),
+          options: z.array(z.string()).nullish(),
         }),
       )
       .nullish(),
@@ -89,11 +90,16 @@ function toUserString(user: z.infer<typeof userSchema> | undefined): string {
   return 'id' in user ? `${String(user.id.uid)}:${String(user.id.gid)}` : user.raw.userString;
 }
 
-/** Mount types arrive as a string or as a single-key object (`{"virtiofs":{}}`); virtiofs is the bind. */
+/**
+ * Mount types arrive as a string or as a single-key object (`{"virtiofs":{}}`); virtiofs is the bind.
+ * The options are the `Filesystem.options` the CLI parsed from `--volume src:dst:opts`; read-only is
+ * an `ro` among them.
+ */
 function toObservedMount(mount: NonNullable<AppleSnapshot['configuration']['mounts']>[number]): ObservedMount {
   const type = typeof mount.type === 'string' ? mount.type : Object.keys(mount.type ?? {})[0] ?? '';
   const kind = type === 'virtiofs' || type === 'bind' ? 'bind' : type === 'tmpfs' ? 'tmpfs' : type === 'volume' || type === 'block' ? 'volume' : 'other';
-  return { type: kind, source: mount.source ?? '', target: mount.destination };
+  const options = mount.options ?? undefined;
+  return { type: kind, source: mount.source ?? '', target: mount.destination, readOnly: options?.includes('ro') === true, options };
 }
 
 function withoutCapPrefix(capability: string): string {

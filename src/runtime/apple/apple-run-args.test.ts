@@ -25,7 +25,7 @@ describe('toAppleCreateArgs', () => {
       '--ulimit', 'nofile=1024:1024',
       '--ulimit', 'nproc=64:64',
       '--tmpfs', '/tmp',
-      '--volume', '/Users/u/.carapace/run/echo-1:/run/carapace',
+      '--volume', '/Users/u/.carapace/run/echo-1:/run/carapace:ro',
       '--label', 'io.carapace.home=/Users/u/.carapace',
       '--label', 'io.carapace.managed=true',
       '--label', 'io.carapace.role=plugin',
@@ -33,6 +33,12 @@ describe('toAppleCreateArgs', () => {
       spec.image,
       'node', '/app/main.js',
     ]);
+  });
+
+  it('adds the storage directory with nosuid,nodev,noexec after the read-only socket directory', () => {
+    const args = toAppleCreateArgs(toHardenedSpec({ ...requestOf(spec), storageDir: '/Users/u/.carapace/storage/echo' }));
+    const volumes = args.flatMap((arg, index) => (args[index - 1] === '--volume' ? [arg] : []));
+    expect(volumes).toEqual(['/Users/u/.carapace/run/echo-1:/run/carapace:ro', '/Users/u/.carapace/storage/echo:/data:rw,nosuid,nodev,noexec']);
   });
 
   it('never passes an environment variable or a privilege flag', () => {
@@ -56,6 +62,10 @@ describe('toAppleCreateArgs', () => {
     expect(() => toAppleCreateArgs({ ...spec, socketMount: { ...spec.socketMount, source: '/a:/etc' } })).toThrowError(
       expect.objectContaining({ code: 'SPEC_VIOLATION' }),
     );
+    const storage = { source: '/a,exec', target: '/data', options: 'rw,nosuid,nodev,noexec' } as const;
+    expect(() => toAppleCreateArgs({ ...spec, storageMount: storage })).toThrowError(expect.objectContaining({ code: 'SPEC_VIOLATION' }));
+    const writable = { ...spec, socketMount: { ...spec.socketMount, readOnly: false } } as unknown as HardenedSpec;
+    expect(() => toAppleCreateArgs(writable)).toThrowError(expect.objectContaining({ code: 'SPEC_VIOLATION' }));
   });
 });
 

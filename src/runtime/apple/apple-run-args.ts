@@ -15,6 +15,7 @@ export const APPLE_LIMITATIONS: readonly string[] = [
   'memory is allocated in whole MiB: the limit is rounded down',
   '--tmpfs takes only a path: the /tmp size cap and noexec,nosuid,nodev options cannot be passed',
   'the socket directory is shared into the VM over virtiofs; a unix socket bound on the host is not reachable through it (not verified on a Mac)',
+  'mount options (ro for the socket directory; nosuid,nodev,noexec for storage) are passed as --volume options, which the guest applies as mount flags according to apple/container and containerization sources (not verified on a Mac)',
 ];
 
 /**
@@ -24,11 +25,7 @@ export const APPLE_LIMITATIONS: readonly string[] = [
  */
 export function toAppleCreateArgs(spec: HardenedSpec): string[] {
   verifyHardenedSpec(spec);
-  const source = spec.socketMount.source;
-  // `--volume` is parsed as `source:target`: a ':' or ',' in the host path could add a second target.
-  if (!source.startsWith('/') || /[:,\n\0]/.test(source)) {
-    throw new CarapaceError('SPEC_VIOLATION', `socket directory path cannot be mounted safely: ${JSON.stringify(source)}`);
-  }
+  const storage = spec.storageMount;
   const labels = Object.entries(spec.labels)
     .sort(([a], [b]) => a.localeCompare(b))
     .flatMap(([key, value]) => ['--label', `${key}=${value}`]);
@@ -57,10 +54,19 @@ export function toAppleCreateArgs(spec: HardenedSpec): string[] {
     '--tmpfs',
     spec.tmpfs.target,
     '--volume',
-    `${source}:${spec.socketMount.target}`,
+    `${verifiedVolumeSource(spec.socketMount.source)}:${spec.socketMount.target}:ro`,
+    ...(storage === undefined ? [] : ['--volume', `${verifiedVolumeSource(storage.source)}:${storage.target}:${storage.options}`]),
     ...labels,
     '--interactive',
     spec.image,
     ...(spec.command ?? []),
   ];
+}
+
+/** `--volume` is parsed as `source:target:options`: a ':' or ',' in the host path could add a target or an option. */
+function verifiedVolumeSource(source: string): string {
+  if (!source.startsWith('/') || /[:,\n\0]/.test(source)) {
+    throw new CarapaceError('SPEC_VIOLATION', `host directory path cannot be mounted safely: ${JSON.stringify(source)}`);
+  }
+  return source;
 }

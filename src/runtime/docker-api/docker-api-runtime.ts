@@ -13,7 +13,7 @@ import type {
 } from '../container-runtime.js';
 import { checkedId, checkedImageReference } from './docker-api-paths.js';
 import { attachStdio, type AttachedStdio } from './docker-attach.js';
-import { toDockerCreateOptions } from './docker-create-options.js';
+import { DOCKER_LIMITATIONS, toDockerCreateOptions } from './docker-create-options.js';
 import { asStartFailure, toRuntimeError, type RequestSubject } from './docker-errors.js';
 import { loadImageArchive } from './docker-image-load.js';
 import { toContainerObservation } from './docker-inspect-mapping.js';
@@ -64,13 +64,13 @@ export class DockerApiRuntime implements ContainerRuntime, ContainerControl {
       version: this.version,
       isolation: await this.isolation(),
       endpoint: this.socketPath,
-      limitations: [],
+      limitations: this.kind === 'docker' ? DOCKER_LIMITATIONS : [],
     };
     return this.description;
   }
 
   async start(spec: HardenedSpec, options: StartOptions = {}): Promise<StartedContainer> {
-    const { name, ...body } = toDockerCreateOptions(spec);
+    const { name, ...body } = toDockerCreateOptions(spec, this.kind);
     // An image VOLUME becomes a writable, exec-allowed anonymous volume that the spec never asked for
     // (a place to drop and run a payload, bypassing the read-only root and noexec /tmp): refused here.
     const volumes = Object.keys((await this.inspectImage(spec.image)).Config?.Volumes ?? {});

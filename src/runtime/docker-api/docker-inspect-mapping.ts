@@ -30,7 +30,16 @@ const inspectSchema = z.object({
     Tmpfs: z.record(z.string(), z.string()).nullish(),
   }),
   Mounts: z
-    .array(z.object({ Type: z.string().nullish(), Source: z.string().nullish(), Destination: z.string() }))
+    .array(
+      z.object({
+        Type: z.string().nullish(),
+        Source: z.string().nullish(),
+        Destination: z.string(),
+        RW: z.boolean().nullish(),
+        // Podman's libpod answer only; Docker (and Podman's compat answer) report no options.
+        Options: z.array(z.string()).nullish(),
+      }),
+    )
     .nullish(),
   // Podman (libpod endpoint) only: the capabilities the container process can ever hold.
   BoundingCaps: z.array(z.string()).nullish(),
@@ -89,15 +98,21 @@ function observedCapDrop(inspect: z.infer<typeof inspectSchema>, flavour: Inspec
 /**
  * `Mounts` lists binds and volumes; tmpfs mounts requested through `HostConfig.Tmpfs` appear only
  * there (on both runtimes), so they are added from it. An image VOLUME shows up as a `volume` mount.
+ * A mount is read-only only when the runtime says `RW: false`; options are passed on only when the
+ * runtime lists them, so a check on them cannot pass on what was asked for instead of what was done.
  */
 function observedMounts(inspect: z.infer<typeof inspectSchema>): ObservedMount[] {
   const mounts: ObservedMount[] = (inspect.Mounts ?? []).map((mount) => ({
     type: toMountType(mount.Type),
     source: mount.Source ?? '',
     target: mount.Destination,
+    readOnly: mount.RW === false,
+    options: mount.Options ?? undefined,
   }));
-  for (const target of Object.keys(inspect.HostConfig.Tmpfs ?? {})) {
-    if (!mounts.some((mount) => mount.target === target)) mounts.push({ type: 'tmpfs', source: 'tmpfs', target });
+  for (const [target, spelled] of Object.entries(inspect.HostConfig.Tmpfs ?? {})) {
+    if (mounts.some((mount) => mount.target === target)) continue;
+    const options = spelled.split(',').filter((option) => option !== '');
+    mounts.push({ type: 'tmpfs', source: 'tmpfs', target, readOnly: options.includes('ro'), options });
   }
   return mounts;
 }
