@@ -6,6 +6,13 @@ import { readLiveCore } from '../../daemon/pid-lock.js';
 import { CarapaceError } from '../../errors.js';
 import { createLogger } from '../../logging/logger.js';
 import type { CommandContext, CommandResult } from '../command-result.js';
+import type { Confirmer } from '../../core/pipeline/confirm.js';
+import { createSanitizer } from '../../core/sanitizer.js';
+import { openCredentialStore } from '../../credentials/credential-store.js';
+import { readCoreState } from '../../daemon/core-state.js';
+import { resolvePluginImage } from '../../daemon/plugin-images.js';
+import { pluginSources } from '../../daemon/plugin-sources.js';
+import { describePlugin } from './plugin.js';
 import { findConfiguredRuntime } from '../../daemon/find-runtime.js';
 
 export interface StartOptions {
@@ -13,17 +20,35 @@ export interface StartOptions {
   readonly untilStopped: Promise<void>;
   /** Called once the core is up, so a foreground user sees it before it stops. */
   readonly onStarted?: (line: string) => void;
+  /** Who approves high-risk calls: the terminal's prompt when there is one; none denies them all. */
+  readonly confirmer?: Confirmer;
 }
 
-/** `carapace start`: runs the core in the foreground until interrupted. */
+/** `carapace start`: runs the core in the foreground, serving tool calls until interrupted. */
 export async function start(ctx: CommandContext, options: StartOptions): Promise<CommandResult> {
   const layout = await ensureCarapaceHome(ctx.home);
   const { config } = await loadConfig(layout.configFile);
-  await using logger = createLogger({ home: layout.home, level: config.log.level });
-  const core = await startCore({ layout, log: logger, findRuntime: () => findConfiguredRuntime(layout, config, ctx.env) });
+  // Every stored credential value is redacted from every log line, reply and audit record.
+  const sanitizer = createSanitizer(await (await openCredentialStore(layout.credentials)).allValues());
+  await using logger = createLogger({ home: layout.home, level: config.log.level, sanitize: (line) => sanitizer.text(line) });
+  if (sanitizer.ignoredSecrets > 0) logger.warn({ count: sanitizer.ignoredSecrets }, 'credentials too short to redact by exact value');
+  const core = await startCore({
+    layout,
+    config,
+    log: logger,
+    sanitizer,
+    findRuntime: () => findConfiguredRuntime(layout, config, ctx.env),
+    pluginSources: pluginSources(layout),
+    resolveImage: resolvePluginImage,
+    ...(options.confirmer === undefined ? {} : { confirmer: options.confirmer }),
+  });
   try {
     const runtime = `${core.runtime.kind} ${core.runtime.version}`;
-    options.onStarted?.(`core started (pid ${core.record.pid}, ${runtime}, ${core.orphansRemoved.length} orphan containers removed)`);
+    const plugins = core.plugins().map((plugin) => `${plugin.name} ${plugin.state}`).join(', ');
+    options.onStarted?.(
+      `core started (pid ${core.record.pid}, ${runtime}, ${core.orphansRemoved.length} orphan containers removed); plugins: ${plugins || 'none'}; ` +
+        `high-risk calls: ${options.confirmer === undefined ? 'denied (no terminal to confirm on)' : 'confirmed on this terminal'}`,
+    );
     await options.untilStopped;
   } finally {
     await core.stop();
@@ -31,7 +56,7 @@ export async function start(ctx: CommandContext, options: StartOptions): Promise
   const startedAt = core.record.startedAt;
   return {
     text: 'core stopped',
-    data: { stopped: true, pid: core.record.pid, startedAt, orphansRemoved: core.orphansRemoved },
+    data: { stopped: true, pid: core.record.pid, startedAt, orphansRemoved: core.orphansRemoved, calls: core.stats() },
   };
 }
 
@@ -53,9 +78,10 @@ export async function stop(ctx: CommandContext): Promise<CommandResult> {
   return { text: `core stopped (pid ${core.pid})`, data: { stopped: true, pid: core.pid } };
 }
 
-/** `carapace status`: whether a core runs for this home, since when, on which runtime. */
+/** `carapace status`: whether a core runs for this home, since when, on which runtime, serving which plugins. */
 export async function status(ctx: CommandContext): Promise<CommandResult> {
-  const core = await readLiveCore(homeLayout(ctx.home).pidFile);
+  const layout = homeLayout(ctx.home);
+  const core = await readLiveCore(layout.pidFile);
   if (core === undefined) {
     return {
       text: 'core: not running',
@@ -64,8 +90,17 @@ export async function status(ctx: CommandContext): Promise<CommandResult> {
     };
   }
   const uptimeSeconds = Math.max(0, Math.round((Date.now() - Date.parse(core.startedAt)) / 1000));
+  const state = await readCoreState(layout.stateFile);
+  // A state file older than this core belongs to a core that was killed: not this one's plugins.
+  const plugins = state !== undefined && state.pid === core.pid ? state.plugins : [];
   return {
-    text: [`core: running (pid ${core.pid})`, `since: ${core.startedAt} (${uptimeSeconds}s)`, `runtime: ${core.runtime ?? 'unknown'}`].join('\n'),
-    data: { running: true, pid: core.pid, startedAt: core.startedAt, uptimeSeconds, runtime: core.runtime ?? null },
+    text: [
+      `core: running (pid ${core.pid})`,
+      `since: ${core.startedAt} (${uptimeSeconds}s)`,
+      `runtime: ${core.runtime ?? 'unknown'}`,
+      `plugins: ${plugins.length === 0 ? 'none yet' : ''}`,
+      ...plugins.map((plugin) => `  ${describePlugin(plugin).replace(/\n/g, '\n  ')}`),
+    ].join('\n'),
+    data: { running: true, pid: core.pid, startedAt: core.startedAt, uptimeSeconds, runtime: core.runtime ?? null, plugins },
   };
 }
