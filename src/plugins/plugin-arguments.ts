@@ -14,7 +14,7 @@ export interface Bounds {
 
 export function stringArgument(args: JsonObject, name: string, bounds: Bounds = {}): string {
   const value = args[name];
-  if (typeof value !== 'string' || !within(value.length, bounds)) throw new TypeError(`${name} must be a string within ${describe(bounds)} characters`);
+  if (typeof value !== 'string' || !within(codePoints(value), bounds)) throw new TypeError(`${name} must be a string within ${describe(bounds)} characters`);
   return value;
 }
 
@@ -35,9 +35,19 @@ export function stringListArgument(args: JsonObject, name: string, items: Bounds
   const value = args[name];
   if (!Array.isArray(value) || !within(value.length, length)) throw new TypeError(`${name} must be a list within ${describe(length)} items`);
   return value.map((item) => {
-    if (typeof item !== 'string' || !within(item.length, items)) throw new TypeError(`each of ${name} must be a string within ${describe(items)} characters`);
+    if (typeof item !== 'string' || !within(codePoints(item), items)) throw new TypeError(`each of ${name} must be a string within ${describe(items)} characters`);
     return item;
   });
+}
+
+/**
+ * JSON Schema's minLength and maxLength count code points (Ajv does too), not UTF-16 units, so an
+ * emoji is one character here as it was when the core checked the schema.
+ */
+function codePoints(text: string): number {
+  let count = 0;
+  for (const _ of text) count += 1;
+  return count;
 }
 
 function within(value: number, { min, max }: Bounds): boolean {

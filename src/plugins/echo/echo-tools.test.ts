@@ -52,3 +52,11 @@ describe('echo tools', () => {
     expect(() => call('sleep', { ms: 1.5 })).toThrow(TypeError);
   });
 });
+
+describe('echo text length', () => {
+  it('counts characters as JSON Schema does (code points), so what the schema admits is echoed', () => {
+    const emoji = '😀'.repeat(MAX_ECHO_CHARS);
+    expect(call('echo', { text: emoji })).toEqual({ text: emoji });
+    expect(() => call('echo', { text: `${emoji}x` })).toThrow(TypeError);
+  });
+});

@@ -76,6 +76,15 @@ describe('NoteStore', () => {
     expect(store.search('milk', 10).notes).toHaveLength(1);
   });
 
+  it('matches regardless of case and accents, and whole words only', () => {
+    using store = NoteStore.open(path);
+    const id = store.store('Meeting at the Café on Friday', ['Cats']);
+    expect(store.search('cafe', 10).notes.map((note) => note.id)).toEqual([id]);
+    expect(store.search('FRIDAY', 10).notes.map((note) => note.id)).toEqual([id]);
+    expect(store.search('cats', 10).notes.map((note) => note.id)).toEqual([id]);
+    expect(store.search('cat', 10).notes).toEqual([]);
+  });
+
   it('matches nothing for a query with no words', () => {
     using store = NoteStore.open(path);
     store.store('anything', []);
