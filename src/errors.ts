@@ -3,8 +3,9 @@
  * (the CLI's exit-code table, tests, `--json` consumers) can match on it exhaustively.
  */
 export const ERROR_CODES = [
-  // CLI input
+  // CLI input and output
   'CLI_USAGE',
+  'CLI_OUTPUT_FAILED',
   // Carapace home directory and its owner-only subdirectories
   'HOME_INSECURE',
   'HOME_UNAVAILABLE',

@@ -2,11 +2,13 @@ import type { ErrorCode } from '../errors.js';
 
 /**
  * Exit status for each error code, grouped the way scripts care about: 1 a check failed, 2 usage,
- * 3 configuration or home, 4 container runtime or image, 5 core lifecycle, 7 audit log or credentials, 70 a bug (sysexits' EX_SOFTWARE).
+ * 3 configuration or home, 4 container runtime or image, 5 core lifecycle, 7 audit log or credentials,
+ * 70 a bug (sysexits' EX_SOFTWARE), 74 output could not be written (sysexits' EX_IOERR).
  */
 const EXIT_CODES: Record<ErrorCode, number> = {
   DOCTOR_CHECKS_FAILED: 1,
   CLI_USAGE: 2,
+  CLI_OUTPUT_FAILED: 74,
   HOME_INSECURE: 3,
   HOME_UNAVAILABLE: 3,
   CONFIG_UNREADABLE: 3,

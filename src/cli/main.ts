@@ -14,5 +14,8 @@ const status = await runCli(process.argv.slice(2), {
   env: process.env,
   homedir: homedir(),
   interrupted,
+  // A getter, so stdin is only opened by the command that reads it.
+  stdin: () => ({ stream: process.stdin, isTTY: process.stdin.isTTY === true }),
+  stdoutStream: process.stdout,
 });
 process.exit(status);

@@ -1,12 +1,18 @@
+import { Readable, Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import { resolveCarapaceHome } from '../config/carapace-home.js';
+import { CarapaceError } from '../errors.js';
+import type { ChainAnchor } from '../store/audit-chain.js';
 import { CARAPACE_VERSION } from '../version.js';
 import type { CommandContext, CommandResult } from './command-result.js';
+import { auditExport, auditTail, auditVerify, parseChainAnchor } from './commands/audit.js';
+import { authRemove, authSet, authStatus } from './commands/auth.js';
 import { configGet, configSet, configShow } from './commands/config.js';
 import { doctor } from './commands/doctor.js';
 import { logs } from './commands/logs.js';
 import { start, status, stop } from './commands/core.js';
 import { parsePositiveInteger } from './parse-arguments.js';
+import { readSecret, type SecretSource } from './secret-input.js';
 
 /** The process-level things the CLI touches, injected so tests run the real program in-process. */
 export interface CliIo {
@@ -16,6 +22,10 @@ export interface CliIo {
   readonly homedir: string;
   /** Resolves when the user asks a foreground command to stop (SIGINT/SIGTERM in main.ts). */
   readonly interrupted: Promise<void>;
+  /** Standard input, opened only by a command that reads it (`auth set`); absent: nothing to read. */
+  readonly stdin?: () => SecretSource;
+  /** Standard output as a stream, for output too large for one string (`audit export`); absent: `stdout`. */
+  readonly stdoutStream?: NodeJS.WritableStream;
 }
 
 interface GlobalOptions {
@@ -85,5 +95,91 @@ export function buildProgram(io: CliIo, deliver: (result: CommandResult) => void
   program.command('stop').description('stop a running core').action(run(async (ctx) => stop(ctx)));
   program.command('status').description('is the core running, and on which runtime').action(run(async (ctx) => status(ctx)));
 
+  addAuthCommands(program, io, run);
+  addAuditCommands(program, io, run);
+
   return program;
+}
+
+type Run = <A extends unknown[]>(
+  command: (context: CommandContext, ...args: A) => Promise<CommandResult>,
+) => (...args: A) => Promise<void>;
+
+function addAuthCommands(program: Command, io: CliIo, run: Run): void {
+  const auth = program.command('auth').description('store, list and remove plugin credentials (values are never printed)');
+  auth
+    .command('set')
+    .description('store a credential; the value comes from stdin, or a hidden prompt on a terminal, never from the command line')
+    .argument('<plugin>', 'plugin name, e.g. github')
+    .argument('<name>', 'credential name, e.g. API_TOKEN')
+    // Refused in the action instead of by commander, whose messages quote the offending word: a
+    // value typed on the command line by mistake must not be echoed back into a terminal or a log.
+    .allowExcessArguments(true)
+    .allowUnknownOption(true)
+    .action(
+      run(async (ctx, plugin: string, name: string, _options: unknown, command: Command) => {
+        if (command.args.length !== 2) {
+          throw new CarapaceError('CLI_USAGE', 'auth set takes only PLUGIN and NAME; the value is read from stdin or a hidden prompt, never from the command line');
+        }
+        const source = io.stdin?.() ?? { stream: Readable.from([]), isTTY: false };
+        return authSet(ctx, plugin, name, (prompt) => readSecret(source, prompt, io.stderr));
+      }),
+    );
+  auth
+    .command('status')
+    .description('list stored credentials per plugin: names only')
+    .argument('[plugin]', 'only this plugin')
+    .action(run(async (ctx, plugin: string | undefined) => authStatus(ctx, plugin)));
+  auth
+    .command('rm')
+    .description('remove a stored credential')
+    .argument('<plugin>', 'plugin name')
+    .argument('<name>', 'credential name')
+    .action(run(async (ctx, plugin: string, name: string) => authRemove(ctx, plugin, name)));
+}
+
+function addAuditCommands(program: Command, io: CliIo, run: Run): void {
+  const audit = program.command('audit').description('read, export and verify the hash-chained audit log');
+  audit
+    .command('tail')
+    .description('print the most recent audit records, one line each')
+    .option('-n, --lines <count>', 'how many records', parsePositiveInteger, 20)
+    .option('-f, --follow', 'keep printing new records until interrupted')
+    .action(
+      run(async (ctx, options: { lines: number; follow?: boolean }) =>
+        auditTail(ctx, {
+          lines: options.lines,
+          ...(options.follow === true ? { follow: { until: io.interrupted, emit: io.stdout } } : {}),
+        }),
+      ),
+    );
+  audit
+    .command('export')
+    .description('write every record as JSON lines, to stdout or atomically to a file (mode 0600)')
+    .requiredOption('--jsonl', 'JSON lines, one record per line (the only format)')
+    .option('-o, --output <file>', 'write to this file instead of stdout')
+    .action(
+      run(async (ctx, options: { output?: string }) =>
+        auditExport(ctx, {
+          ...(options.output === undefined ? {} : { output: options.output }),
+          stdout: io.stdoutStream ?? writableOf(io.stdout),
+          notice: io.stderr,
+        }),
+      ),
+    );
+  audit
+    .command('verify')
+    .description('check the hash chain; fails naming the first broken record')
+    .option('--anchor <seq:hash>', 'also require this record (a head printed earlier), to detect a truncated log', parseChainAnchor)
+    .action(run(async (ctx, options: { anchor?: ChainAnchor }) => auditVerify(ctx, options.anchor)));
+}
+
+/** A stream over a plain write function, for a caller (a test) that gave no stdout stream. */
+function writableOf(write: (text: string) => void): NodeJS.WritableStream {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      write(chunk.toString('utf8'));
+      done();
+    },
+  });
 }
