@@ -41,6 +41,8 @@ export function buildProgram(io: CliIo, deliver: (result: CommandResult) => void
     .addOption(new Option('--json', 'machine-readable output'))
     .addOption(new Option('--home <dir>', 'Carapace home directory (default: $CARAPACE_HOME or ~/.carapace)'))
     .showHelpAfterError(false)
+    // "(Did you mean auth?)" would be a second line; every error is one line (runCli prints it).
+    .showSuggestionAfterError(false)
     .exitOverride()
     .configureOutput({
       writeOut: io.stdout,
