@@ -10,7 +10,11 @@ import { authRemove, authSet, authStatus } from './commands/auth.js';
 import { configGet, configSet, configShow } from './commands/config.js';
 import { doctor } from './commands/doctor.js';
 import { logs } from './commands/logs.js';
+import { call } from './commands/call.js';
 import { start, status, stop } from './commands/core.js';
+import { pluginList } from './commands/plugin.js';
+import { startDetached } from './commands/start-detached.js';
+import { createPromptConfirmer } from './prompt-confirmer.js';
 import { parsePositiveInteger } from './parse-arguments.js';
 import { readSecret, type SecretSource } from './secret-input.js';
 
@@ -92,15 +96,46 @@ export function buildProgram(io: CliIo, deliver: (result: CommandResult) => void
 
   program
     .command('start')
-    .description('run the Carapace core in the foreground until interrupted')
-    .action(run(async (ctx) => start(ctx, { untilStopped: io.interrupted, onStarted: (line) => io.stderr(`${line}\n`) })));
+    .description('run the Carapace core, serving tool calls, in the foreground until interrupted')
+    .option('-d, --detach', 'run it in the background and return once it serves')
+    .action(
+      run(async (ctx, options: { detach?: boolean }) =>
+        options.detach === true
+          ? startDetached(ctx)
+          : start(ctx, { untilStopped: io.interrupted, onStarted: (line) => io.stderr(`${line}\n`), ...terminalConfirmer(io) }),
+      ),
+    );
   program.command('stop').description('stop a running core').action(run(async (ctx) => stop(ctx)));
-  program.command('status').description('is the core running, and on which runtime').action(run(async (ctx) => status(ctx)));
+  program.command('status').description('is the core running: since when, on which runtime, serving which plugins').action(run(async (ctx) => status(ctx)));
+  program
+    .command('call')
+    .description('make one tool call through the running core\'s full pipeline, e.g. carapace call echo.echo \'{"text":"hi"}\'')
+    .argument('<tool>', 'plugin.tool')
+    .argument('[json]', 'the arguments, a JSON object (default {})')
+    .action(run(async (ctx, tool: string, json: string | undefined) => call(ctx, tool, json)));
+  const plugin = program.command('plugin').description('the plugins Carapace runs');
+  plugin.command('list').description('plugins, their state, containers and tools').action(run(async (ctx) => pluginList(ctx)));
 
   addAuthCommands(program, io, run);
   addAuditCommands(program, io, run);
 
   return program;
+}
+
+/**
+ * High-risk calls are confirmed on the terminal the foreground core runs in; without one (piped,
+ * detached, CI) there is no one to ask, and they are denied.
+ */
+function terminalConfirmer(io: CliIo): { confirmer?: ReturnType<typeof createPromptConfirmer> } {
+  const stdin = io.stdin?.();
+  if (stdin === undefined || !stdin.isTTY) return {};
+  const output = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      io.stderr(chunk.toString('utf8'));
+      done();
+    },
+  });
+  return { confirmer: createPromptConfirmer({ input: stdin.stream, output }) };
 }
 
 type Run = <A extends unknown[]>(

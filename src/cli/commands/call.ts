@@ -1,8 +1,8 @@
 import { homeLayout } from '../../config/carapace-home.js';
 import { loadConfig } from '../../config/config-file.js';
+import { connectToCore } from '../../daemon/core-client.js';
 import { readLiveCore } from '../../daemon/pid-lock.js';
 import { CarapaceError, ERROR_CODES, isCarapaceError, type ErrorCode } from '../../errors.js';
-import { connectCallerClient } from '../../transport/caller-client.js';
 import { isJsonObject, parseJsonText, type JsonObject } from '../../wire/json.js';
 import { DEFAULT_WIRE_LIMITS } from '../../wire/message.js';
 import type { CommandContext, CommandResult } from '../command-result.js';
@@ -21,7 +21,7 @@ export async function call(ctx: CommandContext, topic: string, argumentsJson: st
     throw new CarapaceError('CORE_NOT_RUNNING', `no core is running for ${ctx.home}; start it with carapace start`);
   }
   const { config } = await loadConfig(layout.configFile);
-  await using client = connectCallerClient({ socketPath: layout.callerSocket, limits: DEFAULT_WIRE_LIMITS });
+  await using client = connectToCore(layout);
   const reply = await client.call({ topic, arguments: args }, config.calls.timeout_ms + config.calls.confirm_timeout_ms + REPLY_MARGIN_MS);
   if (reply.ok) {
     return { text: JSON.stringify(reply.result, null, 2), data: { ok: true, topic, result: reply.result } };
