@@ -2,7 +2,8 @@ import type { ErrorCode } from '../errors.js';
 
 /**
  * Exit status for each error code, grouped the way scripts care about: 1 a check failed, 2 usage,
- * 3 configuration or home, 4 container runtime or image, 5 core lifecycle, 7 audit log or credentials,
+ * 3 configuration or home, 4 container runtime or image, 5 core lifecycle, 6 a refused or failed call,
+ * 7 audit log or credentials, 8 supply chain (pinning, signatures, revocation, registries),
  * 70 a bug (sysexits' EX_SOFTWARE), 74 output could not be written (sysexits' EX_IOERR).
  */
 const EXIT_CODES: Record<ErrorCode, number> = {
@@ -63,6 +64,20 @@ const EXIT_CODES: Record<ErrorCode, number> = {
   CREDENTIAL_VALUE_INVALID: 7,
   CREDENTIAL_STORE_FAILED: 7,
   CREDENTIAL_MESSAGE_INVALID: 7,
+  IMAGE_NOT_PINNED: 8,
+  IMAGE_DIGEST_MISMATCH: 8,
+  SIGNATURE_MISSING: 8,
+  SIGNATURE_INVALID: 8,
+  SIGNATURE_IDENTITY_MISMATCH: 8,
+  SIGNATURE_ISSUER_MISMATCH: 8,
+  SIGNATURE_UNTRUSTED: 8,
+  SIGNATURE_TLOG_MISSING: 8,
+  SIGNATURE_TIMESTAMP_MISSING: 8,
+  TRUST_REVOKED: 8,
+  TRUST_POLICY_INVALID: 8,
+  LOCK_INVALID: 8,
+  REGISTRY_UNAVAILABLE: 8,
+  REGISTRY_REFUSED: 8,
   INTERNAL: 70,
 };
 
