@@ -23,6 +23,8 @@ export interface TestCoreOptions {
   readonly confirmer?: Confirmer;
   /** Extra plugin folders to put in the home's plugins/ (folder name to manifest JSON). */
   readonly userPlugins?: Readonly<Record<string, unknown>>;
+  /** Runs after the home exists and before the core starts (e.g. to subscribe to its event bus early). */
+  readonly beforeStart?: (layout: HomeLayout) => void | Promise<void>;
 }
 
 export interface TestCore extends AsyncDisposable {
@@ -52,6 +54,7 @@ export async function startTestCore(options: TestCoreOptions = {}): Promise<Test
     await mkdir(join(layout.plugins, name), { recursive: true, mode: 0o700 });
     await writeFile(join(layout.plugins, name, 'manifest.json'), typeof manifest === 'string' ? manifest : JSON.stringify(manifest));
   }
+  await options.beforeStart?.(layout);
   const { config } = await loadConfig(layout.configFile);
   const sanitizer = createSanitizer(await store.allValues());
   const logger = createLogger({ home, level: 'debug', sanitize: (line) => sanitizer.text(line) });
