@@ -54,7 +54,7 @@ describe('ensureCarapaceHome', () => {
       process.umask(previous);
     }
     const layout = homeLayout(home);
-    for (const dir of [home, layout.credentials, layout.run, layout.sockets, layout.logs]) {
+    for (const dir of [home, layout.credentials, layout.run, layout.sockets, layout.logs, layout.trustDir, layout.bundlesDir]) {
       expect(((await lstat(dir)).mode & 0o777).toString(8)).toBe('700');
     }
   });

@@ -24,6 +24,20 @@ export interface HomeLayout {
   readonly eventSocket: string;
   /** What the running core serves: plugins, containers, tools (`carapace status`). */
   readonly stateFile: string;
+  /** Owner-only (0700) folder for the trust policy, the revocation list, the local signing key and the verification cache. */
+  readonly trustDir: string;
+  /** Which keys and keyless identities may sign plugin images (`trust/policy.json`). */
+  readonly trustPolicyFile: string;
+  /** Revoked keys, identities and digests, checked at every start (`trust/revoked.json`). */
+  readonly revocationFile: string;
+  /** The key pair that signs locally built images, created on first need (0600). */
+  readonly localSigningKey: string;
+  /** Positive verification results, so a warm start pays nothing (`trust/verified.json`). */
+  readonly verificationCacheFile: string;
+  /** Every plugin image pinned by manifest digest (`carapace.lock`). */
+  readonly lockFile: string;
+  /** Sigstore bundles beside the lock, `sha256-<hex>.sigstore.json`, so verification works offline. */
+  readonly bundlesDir: string;
 }
 
 /** Every path under `home`; pure, so the CLI and the daemon agree without touching the disk. */
@@ -42,10 +56,17 @@ export function homeLayout(home: string): HomeLayout {
     callerSocket: join(home, 'run', 'caller.sock'),
     eventSocket: join(home, 'run', 'events.sock'),
     stateFile: join(home, 'run', 'core-state.json'),
+    trustDir: join(home, 'trust'),
+    trustPolicyFile: join(home, 'trust', 'policy.json'),
+    revocationFile: join(home, 'trust', 'revoked.json'),
+    localSigningKey: join(home, 'trust', 'local-signing-key.pem'),
+    verificationCacheFile: join(home, 'trust', 'verified.json'),
+    lockFile: join(home, 'carapace.lock'),
+    bundlesDir: join(home, 'bundles'),
   };
 }
 
-const OWNER_ONLY_SUBDIRECTORIES = ['credentials', 'run', 'sockets', 'logs', 'storage'] as const;
+const OWNER_ONLY_SUBDIRECTORIES = ['credentials', 'run', 'sockets', 'logs', 'storage', 'trust', 'bundles'] as const;
 
 export interface HomeSources {
   /** The `--home` flag's value, if given. */
