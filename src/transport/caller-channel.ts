@@ -5,7 +5,7 @@ import { CarapaceError, toCarapaceError } from '../errors.js';
 import { checkFrame, messageBytes } from './frame-check.js';
 import type { ReplyToPeer } from './plugin-channel.js';
 import { SendQueue } from './send-queue.js';
-import { restrictSocketFile, verifySocketDirectory } from './socket-file.js';
+import { bindOwnerOnly, verifySocketDirectory } from './socket-file.js';
 
 /**
  * A connection on the caller socket, named by the routing id ZeroMQ gave it. The id is the
@@ -55,14 +55,7 @@ export async function openCallerChannel(options: CallerChannelOptions): Promise<
     sendTimeout: options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
     maxMessageSize: options.disconnectAboveBytes ?? options.maxFrameBytes * 4,
   });
-  try {
-    await router.bind(`ipc://${socketPath}`);
-    await restrictSocketFile(socketPath, undefined);
-  } catch (error) {
-    router.close();
-    await rm(socketPath, { force: true });
-    throw toCarapaceError(error, 'ROUTE_UNAVAILABLE', `cannot bind the caller socket ${socketPath}`);
-  }
+  await bindOwnerOnly(router, socketPath, undefined, `the caller socket ${socketPath}`);
   return new ZmqCallerChannel(router, socketPath, options);
 }
 

@@ -2,9 +2,8 @@ import { rm } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Publisher } from 'zeromq';
 import type { CoreEvent } from '../core/core-event.js';
-import { toCarapaceError } from '../errors.js';
 import { SendQueue } from './send-queue.js';
-import { restrictSocketFile, verifySocketDirectory } from './socket-file.js';
+import { bindOwnerOnly, verifySocketDirectory } from './socket-file.js';
 
 /** The core's event bus: a PUB socket subscribers filter by event type. */
 export interface EventPublisher extends AsyncDisposable {
@@ -23,14 +22,7 @@ export async function openEventPublisher(socketPath: string, onError: (error: Er
   await rm(path, { force: true });
   // noDrop false, HWM bounded: a subscriber that stops reading costs the core bounded memory.
   const publisher = new Publisher({ linger: 0, sendHighWaterMark: 1000 });
-  try {
-    await publisher.bind(`ipc://${path}`);
-    await restrictSocketFile(path, undefined);
-  } catch (error) {
-    publisher.close();
-    await rm(path, { force: true });
-    throw toCarapaceError(error, 'ROUTE_UNAVAILABLE', `cannot bind the event bus ${path}`);
-  }
+  await bindOwnerOnly(publisher, path, undefined, `the event bus ${path}`);
   const queue = new SendQueue();
   let closed = false;
   let closing: Promise<void> | undefined;

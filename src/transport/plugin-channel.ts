@@ -3,7 +3,7 @@ import { Router } from 'zeromq';
 import { CarapaceError, toCarapaceError } from '../errors.js';
 import { checkFrame, messageBytes } from './frame-check.js';
 import { SendQueue } from './send-queue.js';
-import { restrictSocketFile, verifySocketDirectory } from './socket-file.js';
+import { bindOwnerOnly, verifySocketDirectory } from './socket-file.js';
 
 /** Sends bytes back to the peer a frame came from; rejects with `ROUTE_UNAVAILABLE`. */
 export type ReplyToPeer = (bytes: Uint8Array) => Promise<void>;
@@ -95,14 +95,8 @@ export async function openPluginChannel(options: PluginChannelOptions): Promise<
     sendTimeout: options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
     maxMessageSize: options.disconnectAboveBytes ?? options.maxFrameBytes * 4,
   });
-  try {
-    await router.bind(`ipc://${socketPath}`);
-    await restrictSocketFile(socketPath, options.socketOwnerUid === undefined ? undefined : { uid: options.socketOwnerUid, isRoot: process.getuid?.() === 0 });
-  } catch (error) {
-    router.close();
-    await rm(socketPath, { force: true });
-    throw toCarapaceError(error, 'ROUTE_UNAVAILABLE', `cannot bind the socket of plugin ${options.plugin}`);
-  }
+  const owner = options.socketOwnerUid === undefined ? undefined : { uid: options.socketOwnerUid, isRoot: process.getuid?.() === 0 };
+  await bindOwnerOnly(router, socketPath, owner, `the socket of plugin ${options.plugin}`);
   return new ZmqPluginChannel(router, socketPath, options);
 }
 

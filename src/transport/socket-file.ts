@@ -1,6 +1,6 @@
-import { chmod, chown, lstat } from 'node:fs/promises';
+import { chmod, chown, lstat, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CarapaceError } from '../errors.js';
+import { CarapaceError, toCarapaceError } from '../errors.js';
 
 /** The file name of a plugin's socket inside its own socket directory. */
 export const PLUGIN_SOCKET_NAME = 'plugin.sock';
@@ -63,5 +63,26 @@ export async function restrictSocketFile(path: string, owner: SocketFileOwner | 
   } catch (error) {
     if (error instanceof CarapaceError) throw error;
     throw new CarapaceError('ROUTE_UNAVAILABLE', `cannot restrict socket file ${path}`, { cause: error, details: { path } });
+  }
+}
+
+/** The part of a ZeroMQ socket binding needs. */
+export interface BindableSocket {
+  bind(address: string): Promise<void>;
+  close(): void;
+}
+
+/**
+ * Binds `socket` on `ipc://<path>` and makes the file owner-only (`restrictSocketFile`). On any
+ * failure the socket is closed and the file removed, so a failed start leaves nothing bound.
+ */
+export async function bindOwnerOnly(socket: BindableSocket, path: string, owner: SocketFileOwner | undefined, what: string): Promise<void> {
+  try {
+    await socket.bind(`ipc://${path}`);
+    await restrictSocketFile(path, owner);
+  } catch (error) {
+    socket.close();
+    await rm(path, { force: true });
+    throw toCarapaceError(error, 'ROUTE_UNAVAILABLE', `cannot bind ${what}`);
   }
 }
