@@ -36,6 +36,7 @@ export const CONFINED_PACKAGES: Readonly<Record<string, readonly string[]>> = {
   '@sigstore/sign': ['trust'],
   '@sigstore/bundle': ['trust'],
   '@sigstore/core': ['trust'],
+  '@sigstore/protobuf-specs': ['trust'],
   tar: ['images', 'trust'],
   pino: ['logging'],
   commander: ['cli'],
