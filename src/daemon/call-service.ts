@@ -49,7 +49,9 @@ export function createCallService(deps: CallServiceDependencies): CallService {
   return {
     async handleFrame(frame, session, reply) {
       frames++;
-      const result = await runPipeline(frame, deps.context, deps.ports);
+      // The session is the transport's fact about who sent the frame (the operator's connection,
+      // or the plugin whose socket it came on); without it every caller would act as the context's.
+      const result = await runPipeline(frame, { ...deps.context, session }, deps.ports);
       deps.publish({
         type: 'message.inbound',
         at: new Date(deps.ports.clock.now()).toISOString(),
