@@ -20,10 +20,12 @@ export const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   trust: ['wire', 'core', 'errors'],
   store: ['wire', 'core', 'errors'],
   credentials: ['wire', 'core', 'errors'],
+  // OCI distribution client: pulls by digest, checks every byte; the caller verifies and pins.
+  registry: ['wire', 'core', 'errors'],
   // Composition: wires adapters into the core.
-  daemon: ['config', 'logging', 'runtime', 'images', 'transport', 'trust', 'store', 'credentials', 'wire', 'core', 'errors', 'version'],
+  daemon: ['config', 'logging', 'runtime', 'images', 'transport', 'trust', 'registry', 'store', 'credentials', 'wire', 'core', 'errors', 'version'],
   doctor: ['daemon', 'config', 'logging', 'runtime', 'images', 'trust', 'credentials', 'wire', 'core', 'errors', 'version'],
-  cli: ['doctor', 'daemon', 'config', 'logging', 'runtime', 'images', 'trust', 'store', 'credentials', 'wire', 'core', 'errors', 'version'],
+  cli: ['doctor', 'daemon', 'config', 'logging', 'runtime', 'images', 'trust', 'registry', 'store', 'credentials', 'wire', 'core', 'errors', 'version'],
 };
 
 /** Packages that do I/O, and the only layers allowed to import them. */
@@ -37,7 +39,8 @@ export const CONFINED_PACKAGES: Readonly<Record<string, readonly string[]>> = {
   '@sigstore/bundle': ['trust'],
   '@sigstore/core': ['trust'],
   '@sigstore/protobuf-specs': ['trust'],
-  tar: ['images', 'trust'],
+  tar: ['images', 'trust', 'registry'],
+  undici: ['registry'],
   pino: ['logging'],
   commander: ['cli'],
   'smol-toml': ['config'],
