@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up Carapace from this checkout on a Debian machine and runs it:
-# installs what is missing (Podman, runc, busybox-static, shellcheck, nix-bin, pnpm, node_modules), builds, runs
+# installs what is missing (Podman, runc, busybox-static, shellcheck, nix-bin, docker-registry, pnpm, node_modules), builds, runs
 # `carapace doctor`, then the core in the foreground. Never uses sudo: without root it prints the
 # exact command to run and stops.
 set -euo pipefail
@@ -24,8 +24,9 @@ done
 cd "$(dirname "$0")/.."
 say() { printf '==> %s\n' "$*"; }
 
-# Runtime: podman, runc, static busybox (the canary image). Tests: shellcheck, nix-bin (install.sh and flake checks).
-APT_PACKAGES=(podman runc busybox-static shellcheck nix-bin)
+# Runtime: podman, runc, static busybox (the canary image). Tests: shellcheck, nix-bin (install.sh and flake checks),
+# docker-registry (distribution 2.8, started on loopback by the registry tests; its own service is not used).
+APT_PACKAGES=(podman runc busybox-static shellcheck nix-bin docker-registry)
 PNPM_VERSION=10.34.9
 NODE_MIN_MAJOR=20
 NODE_MIN_MINOR=17
