@@ -57,4 +57,19 @@ describe('nodePluginImageDefinition', () => {
     }
     await expect(nodePluginImageDefinition({ ...input, entry: 'other.mjs' })).rejects.toMatchObject({ code: 'IMAGE_BUILD_FAILED' });
   });
+
+  it('places the Carapace manifest and skills under /carapace when given, and refuses skills that would escape it', async () => {
+    await writeFile(join(dir, 'manifest.json'), '{}');
+    const skills = [{ hostPath: join(dir, 'main.mjs'), imagePath: 'skills/use.md' }];
+    const withCarapace = await nodePluginImageDefinition({ ...input, carapace: { manifest: join(dir, 'manifest.json'), skills } });
+    const at = (path: string): RootfsEntry | undefined => withCarapace.rootfs.find((entry) => entry.path === path);
+    expect(at('/carapace/manifest.json')).toMatchObject({ type: 'file', mode: 0o444, source: { hostPath: join(dir, 'manifest.json') } });
+    expect(at('/carapace/skills/use.md')).toMatchObject({ type: 'file', mode: 0o444 });
+    expect(() => toNormalizedRootfs(withCarapace)).not.toThrow();
+    expect(entryAt('/carapace/manifest.json')).toBeUndefined();
+    for (const imagePath of ['../app/main.mjs', '/etc/x.md', 'manifest.json', 'skills//x.md']) {
+      const bad = { manifest: join(dir, 'manifest.json'), skills: [{ hostPath: join(dir, 'main.mjs'), imagePath }] };
+      await expect(nodePluginImageDefinition({ ...input, carapace: bad }), imagePath).rejects.toMatchObject({ code: 'IMAGE_BUILD_FAILED' });
+    }
+  });
 });

@@ -10,6 +10,8 @@ export const NODE_PLUGIN_IMAGE = {
   appDir: '/app',
   /** The plugin's persistent storage mount point (empty in the image). */
   dataDir: '/data',
+  /** The plugin's Carapace manifest and skills, for `carapace plugin add` to read out of a pulled image. */
+  carapaceDir: '/carapace',
 } as const;
 
 /**
@@ -46,6 +48,12 @@ export interface NodePluginImageInput {
   /** Where package lookup starts; defaults to Carapace's package root. */
   readonly packageSearchDir?: string;
   readonly ldd?: string;
+  /**
+   * The plugin's `manifest.json` and its skills, placed at /carapace/manifest.json and
+   * /carapace/<imagePath> (imagePath as the manifest lists the skill, e.g. `skills/use.md`), so an
+   * image pulled from a registry carries what the core needs to know about it, under its signature.
+   */
+  readonly carapace?: { readonly manifest: string; readonly skills?: readonly PluginFile[] };
 }
 
 /**
@@ -81,6 +89,7 @@ export async function nodePluginImageDefinition(input: NodePluginImageInput): Pr
         source: 'content' in file ? { content: file.content } : { hostPath: file.hostPath },
       })),
     ),
+    ...carapaceFiles(input),
     ...MOUNT_POINTS,
   ];
   return {
@@ -93,6 +102,15 @@ export async function nodePluginImageDefinition(input: NodePluginImageInput): Pr
       labels: { 'org.opencontainers.image.title': input.name.slice(input.name.lastIndexOf('/') + 1), ...input.labels },
     },
   };
+}
+
+function carapaceFiles(input: NodePluginImageInput): RootfsEntry[] {
+  if (input.carapace === undefined) return [];
+  const dir = NODE_PLUGIN_IMAGE.carapaceDir;
+  return [
+    { type: 'file', path: `${dir}/manifest.json`, mode: 0o444, source: { hostPath: input.carapace.manifest } },
+    ...(input.carapace.skills ?? []).map((file): RootfsEntry => ({ type: 'file', path: `${dir}/${file.imagePath}`, mode: 0o444, source: { hostPath: file.hostPath } })),
+  ];
 }
 
 /**
@@ -110,6 +128,12 @@ function verifyPluginFiles(input: NodePluginImageInput): void {
       problems.push(`${file.imagePath} is where the image builder puts packages and the module type`);
     }
     imagePaths.add(file.imagePath);
+  }
+  for (const skill of input.carapace?.skills ?? []) {
+    const segments = skill.imagePath.split('/');
+    if (skill.imagePath.startsWith('/') || segments.some((segment) => segment === '' || segment === '.' || segment === '..') || skill.imagePath === 'manifest.json') {
+      problems.push(`skill ${JSON.stringify(skill.imagePath)} must be a relative path under /carapace other than manifest.json`);
+    }
   }
   if (!imagePaths.has(input.entry)) problems.push(`entry ${JSON.stringify(input.entry)} is not one of the plugin's files`);
   if (problems.length > 0) {
