@@ -143,8 +143,11 @@ class PluginConnection implements RunningPlugin {
     const forget = (): void => void this.pending.delete(correlation);
     signal.addEventListener('abort', forget, { once: true });
     try {
-      await channel.send(toCallFrame(correlation, request.tool, request.envelope.arguments));
-      return await replied;
+      // Both at once: a plugin that dies while its frame still waits in the send queue rejects
+      // `replied` first, and that rejection must reach the caller, never go unhandled (which would
+      // end the core's process: a hostile plugin could kill the core by exiting at the right time).
+      const [, reply] = await Promise.all([channel.send(toCallFrame(correlation, request.tool, request.envelope.arguments)), replied]);
+      return reply;
     } finally {
       signal.removeEventListener('abort', forget);
       forget();
@@ -164,7 +167,9 @@ class PluginConnection implements RunningPlugin {
     const { channel, container } = this;
     if (this.running && channel !== undefined && container !== undefined) {
       this.running = false;
-      await channel.send(SHUTDOWN_FRAME).catch(() => undefined);
+      // Bounded: the shutdown frame queues behind every call frame not yet taken, and a plugin
+      // that stopped reading would otherwise hold the core's stop for as long as it likes.
+      await withTimeout(channel.send(SHUTDOWN_FRAME), SHUTDOWN_GRACE_MS).catch(() => undefined);
       await container.wait({ timeoutMs: SHUTDOWN_GRACE_MS }).catch(() => undefined);
     }
     this.markStopped('stopped by the core', null);
@@ -212,4 +217,13 @@ class PluginConnection implements RunningPlugin {
   private unavailable(reason: string): CarapaceError {
     return new CarapaceError('ROUTE_UNAVAILABLE', `plugin ${this.name} ${reason}`, { details: { plugin: this.name } });
   }
+}
+
+/** Settles as `promise` does, or rejects once `ms` have passed. */
+function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CarapaceError('ROUTE_UNAVAILABLE', `not sent within ${String(ms)} ms`)), ms);
+  });
+  return Promise.race([promise, timedOut]).finally(() => clearTimeout(timer));
 }
