@@ -24,6 +24,7 @@ import { CallerSessions, OPERATOR, PLUGIN_GROUP } from './caller-sessions.js';
 import { writeCoreState, type CoreState, type PluginReport } from './core-state.js';
 import { acquirePidLock, type CoreRecord } from './pid-lock.js';
 import { loadPluginCatalog, type CatalogedPlugin, type PluginSource } from './plugin-catalog.js';
+import type { ImageGateContext } from './plugin-images.js';
 import { PluginSupervisor } from './plugin-supervisor.js';
 import { Teardown } from './teardown.js';
 
@@ -37,8 +38,8 @@ export interface CoreDependencies {
   readonly sanitizer: Sanitizer;
   /** Folders of plugin folders: the built-ins, then the user's. */
   readonly pluginSources: readonly PluginSource[];
-  /** The image reference to run for a plugin. */
-  readonly resolveImage: (runtime: ContainerRuntime, plugin: CatalogedPlugin) => Promise<string>;
+  /** The start gate: the pinned, verified image id to run for a plugin, or a typed refusal. */
+  readonly resolveImage: (runtime: ContainerRuntime, plugin: CatalogedPlugin, context: ImageGateContext) => Promise<string>;
   /** Who decides on high-risk calls; absent means every high-risk call is denied. */
   readonly confirmer?: Confirmer;
   /** Which caller groups may call which tools; by default the operator may call everything, plugins nothing. */
@@ -128,7 +129,7 @@ export async function startCore(deps: CoreDependencies): Promise<RunningCore> {
       wireLimits: DEFAULT_WIRE_LIMITS,
       readyTimeoutMs: deps.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
       credentials,
-      resolveImage: (plugin) => deps.resolveImage(runtime, plugin),
+      resolveImage: (plugin) => deps.resolveImage(runtime, plugin, { layout, log, recordLifecycle: (record) => recorder.recordLifecycle(record) }),
       recorder,
       publish,
       log,

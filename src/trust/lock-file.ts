@@ -3,7 +3,8 @@ import { open, rm, stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { CarapaceError } from '../errors.js';
 import { IDENTIFIER_PATTERN } from '../wire/names.js';
-import { readOwnerOnlyFile, writeOwnerOnlyFileAtomic } from './owner-only-file.js';
+import { MANIFEST_DIGEST_PATTERN } from './signed-payload.js';
+import { readTrustFile, writeTrustFile } from './trust-file.js';
 
 /**
  * `carapace.lock`: every plugin image pinned by the sha256 digest of its OCI manifest, with the
@@ -27,9 +28,6 @@ export interface PinnedImage {
 }
 
 export const EMPTY_LOCK: LockFile = { version: 1, plugins: {} };
-
-/** A manifest digest as the lock and the start gate accept it: sha256 only, lower-case hex. */
-export const MANIFEST_DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
 
 // The distribution grammar's repository: optional registry host[:port], then lower-case path
 // components; no tag and no digest, since the lock pins by content alone.
@@ -56,8 +54,14 @@ const LockFileSchema = z.strictObject({
   plugins: z.record(z.string().regex(IDENTIFIER_PATTERN, 'must be a plugin name'), PinnedImageSchema),
 });
 
-/** The bundle's path relative to the home, derived from the digest it signs. */
+/**
+ * The bundle's path relative to the home, derived from the digest it signs. The digest may come
+ * from a command line, so anything but sha256 hex is refused before it becomes part of a path.
+ */
 export function bundlePathFor(digest: string): string {
+  if (!MANIFEST_DIGEST_PATTERN.test(digest)) {
+    throw new CarapaceError('IMAGE_REFERENCE_INVALID', `not a manifest digest (sha256:<64 lower-case hex>): ${JSON.stringify(digest.slice(0, 100))}`);
+  }
   return `bundles/${digest.replace(':', '-')}.sigstore.json`;
 }
 
@@ -79,7 +83,7 @@ export function parseLockFile(json: unknown, file: string): LockFile {
 
 /** Reads the lock; a missing file is an empty lock (nothing pinned, so nothing but first-start built-ins runs). */
 export async function loadLockFile(file: string): Promise<LockFile> {
-  const text = await readOwnerOnlyFile(file);
+  const text = await readTrustFile(file);
   if (text === undefined) return EMPTY_LOCK;
   let json: unknown;
   try {
@@ -94,7 +98,7 @@ export async function loadLockFile(file: string): Promise<LockFile> {
 export async function saveLockFile(file: string, lock: LockFile): Promise<void> {
   const checked = parseLockFile(lock, file);
   const plugins = Object.fromEntries(Object.keys(checked.plugins).sort().map((name) => [name, checked.plugins[name]]));
-  await writeOwnerOnlyFileAtomic(file, `${JSON.stringify({ version: 1, plugins }, null, 2)}\n`);
+  await writeTrustFile(file, `${JSON.stringify({ version: 1, plugins }, null, 2)}\n`);
 }
 
 /** The pin of `plugin`, if any. */

@@ -6,6 +6,7 @@ import type { Confirmer } from '../../src/core/pipeline/confirm.js';
 import { createSanitizer } from '../../src/core/sanitizer.js';
 import { openCredentialStore } from '../../src/credentials/credential-store.js';
 import { startCore, type RunningCore } from '../../src/daemon/core.js';
+import { pinImage, runtimeManifestDigest, signLocally } from '../../src/daemon/local-pins.js';
 import { resolvePluginImage } from '../../src/daemon/plugin-images.js';
 import { pluginSources } from '../../src/daemon/plugin-sources.js';
 import { createLogger, type FileLogger } from '../../src/logging/logger.js';
@@ -23,6 +24,12 @@ export interface TestCoreOptions {
   readonly confirmer?: Confirmer;
   /** Extra plugin folders to put in the home's plugins/ (folder name to manifest JSON). */
   readonly userPlugins?: Readonly<Record<string, unknown>>;
+  /**
+   * Sign each user plugin's image (what Podman holds under its manifest's `image`) with the home's
+   * local key and pin it, as `carapace image sign PLUGIN` does; default true. Supply-chain tests
+   * turn it off to pin (or not) by themselves.
+   */
+  readonly pinUserPlugins?: boolean;
   /** Runs after the home exists and before the core starts (e.g. to subscribe to its event bus early). */
   readonly beforeStart?: (layout: HomeLayout) => void | Promise<void>;
 }
@@ -54,6 +61,7 @@ export async function startTestCore(options: TestCoreOptions = {}): Promise<Test
     await mkdir(join(layout.plugins, name), { recursive: true, mode: 0o700 });
     await writeFile(join(layout.plugins, name, 'manifest.json'), typeof manifest === 'string' ? manifest : JSON.stringify(manifest));
   }
+  if (options.pinUserPlugins !== false) await pinUserPlugins(layout, options.userPlugins ?? {});
   await options.beforeStart?.(layout);
   const { config } = await loadConfig(layout.configFile);
   const sanitizer = createSanitizer(await store.allValues());
@@ -87,4 +95,21 @@ export async function startTestCore(options: TestCoreOptions = {}): Promise<Test
     stop,
     [Symbol.asyncDispose]: stop,
   };
+}
+
+/** Pins every user plugin whose manifest names an image the runtime holds; a manifest that is not an object is left to the catalog to reject. */
+async function pinUserPlugins(layout: HomeLayout, plugins: Readonly<Record<string, unknown>>): Promise<void> {
+  const images = Object.values(plugins).flatMap((manifest) => {
+    const { name, image } = typeof manifest === 'object' && manifest !== null ? (manifest as { name?: unknown; image?: unknown }) : {};
+    return typeof name === 'string' && typeof image === 'string' ? [{ name, image }] : [];
+  });
+  if (images.length === 0) return;
+  await using runtime = await DockerApiRuntime.connect(podmanSocket());
+  for (const { name, image } of images) {
+    const found = await runtime.findImage(image);
+    if (found === undefined) continue;
+    const { image: repository, digest } = await runtimeManifestDigest(runtime, image);
+    await signLocally(layout, digest);
+    await pinImage(layout, { plugin: name, image: repository, digest, replace: true });
+  }
 }
