@@ -13,6 +13,7 @@ import { logs } from './commands/logs.js';
 import { call } from './commands/call.js';
 import { start, status, stop } from './commands/core.js';
 import { pluginList } from './commands/plugin.js';
+import { pluginAdd } from './commands/plugin-add.js';
 import { startDetached } from './commands/start-detached.js';
 import { createPromptConfirmer } from './prompt-confirmer.js';
 import { parsePositiveInteger } from './parse-arguments.js';
@@ -115,6 +116,16 @@ export function buildProgram(io: CliIo, deliver: (result: CommandResult) => void
     .action(run(async (ctx, tool: string, json: string | undefined) => call(ctx, tool, json)));
   const plugin = program.command('plugin').description('the plugins Carapace runs');
   plugin.command('list').description('plugins, their state, containers and tools').action(run(async (ctx) => pluginList(ctx)));
+  plugin
+    .command('add')
+    .description('pull a plugin image from an OCI registry, verify its signature, pin its digest and install it')
+    .argument('<ref>', 'registry/repository:tag or registry/repository@sha256:digest')
+    .option('--plain-http', 'plain HTTP instead of HTTPS; for a registry on loopback (127.0.0.1, ::1, localhost) only')
+    .action(
+      run(async (ctx, ref: string, options: { plainHttp?: boolean }) =>
+        pluginAdd(ctx, ref, { plainHttp: options.plainHttp === true, onProgress: (line) => io.stderr(`${line}\n`) }),
+      ),
+    );
 
   addAuthCommands(program, io, run);
   addAuditCommands(program, io, run);
