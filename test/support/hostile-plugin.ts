@@ -54,6 +54,11 @@ export function hostilePluginManifest(image: string, name = 'hostile'): Record<s
       tool('malformed', 'Answer with a malformed reply.'),
       tool('misdirect', 'Answer a call that does not exist, never the real one.'),
       tool('silent', 'Never answer.'),
+      tool(
+        'jam',
+        'Block the event loop (so nothing is read) for MS milliseconds, then answer, or exit with status 3 if EXIT.',
+        closed({ ms: { type: 'integer', minimum: 0, maximum: 600000 }, exit: { type: 'boolean' } }, ['ms', 'exit']),
+      ),
     ],
   };
 }
