@@ -97,7 +97,9 @@ export class RegistryHttp implements AsyncDisposable {
     try {
       return await fetch(url, { ...init, redirect: 'manual', dispatcher: this.dispatcherFor(url) });
     } catch (error) {
-      throw new CarapaceError('REGISTRY_UNAVAILABLE', `${url.host}: ${init.method} ${url.pathname} failed: ${describeCause(error)}`, {
+      // A certificate that does not verify is a refusal to talk to that server, not an outage.
+      const code = isCertificateFailure(error) ? 'REGISTRY_REFUSED' : 'REGISTRY_UNAVAILABLE';
+      throw new CarapaceError(code, `${url.host}: ${init.method} ${url.pathname} failed: ${describeCause(error)}`, {
         cause: error,
         details: { registry: this.registry, url: url.origin + url.pathname },
       });
@@ -173,6 +175,14 @@ function systemCertificates(env: Readonly<Record<string, string | undefined>>): 
     }
   }
   return undefined;
+}
+
+const CERTIFICATE_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT/;
+
+function isCertificateFailure(error: unknown): boolean {
+  const cause = error instanceof Error ? error.cause : undefined;
+  const code = typeof cause === 'object' && cause !== null && 'code' in cause ? (cause as { code: unknown }).code : undefined;
+  return typeof code === 'string' && CERTIFICATE_ERROR.test(code);
 }
 
 function describeCause(error: unknown): string {

@@ -22,7 +22,7 @@ export interface LoopbackRegistry extends AsyncDisposable {
  * from a generated config.yml, and waits until `/v2/` answers. Stopped by its PID. Fails (never
  * skips) when the binary is missing, naming the package.
  */
-export async function startLoopbackRegistry(): Promise<LoopbackRegistry> {
+export async function startLoopbackRegistry(options: { readonly tls?: { readonly certificateFile: string; readonly keyFile: string } } = {}): Promise<LoopbackRegistry> {
   await access(DOCKER_REGISTRY_BINARY, constants.X_OK).catch(() => {
     throw new Error(`registry tests need ${DOCKER_REGISTRY_BINARY}: apt-get install -y docker-registry (scripts/up.sh does)`);
   });
@@ -44,6 +44,7 @@ export async function startLoopbackRegistry(): Promise<LoopbackRegistry> {
     '    enabled: true',
     'http:',
     `  addr: ${host}`,
+    ...(options.tls === undefined ? [] : ['  tls:', `    certificate: ${options.tls.certificateFile}`, `    key: ${options.tls.keyFile}`]),
     '',
   ].join('\n');
   const configFile = join(dir, 'config.yml');
@@ -65,7 +66,7 @@ export async function startLoopbackRegistry(): Promise<LoopbackRegistry> {
   };
 
   try {
-    await waitForRegistry(host, child);
+    await waitForRegistry(host, child, options.tls !== undefined);
   } catch (error) {
     await stop();
     throw new Error(`${String(error)}\nregistry log:\n${Buffer.concat(log).toString('utf8')}`);
@@ -88,12 +89,13 @@ export async function tamperWithBlob(registry: LoopbackRegistry, digest: string,
   await writeFile(path, change(await readFile(path)));
 }
 
-async function waitForRegistry(host: string, child: ChildProcess): Promise<void> {
+async function waitForRegistry(host: string, child: ChildProcess, tls: boolean): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited with ${String(child.exitCode)}`);
+    // With TLS, any answer to a plain HTTP request (400) shows the listener is up.
     const ok = await fetch(`http://${host}/v2/`).then(
-      (response) => response.status === 200,
+      (response) => response.status === (tls ? 400 : 200),
       () => false,
     );
     if (ok) return;
