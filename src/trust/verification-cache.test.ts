@@ -91,3 +91,21 @@ describe('VerificationCache', () => {
     await expect(VerificationCache.open(file)).rejects.toMatchObject({ code: 'HOME_INSECURE' });
   });
 });
+
+describe('VerificationCache writers', () => {
+  it('parallel passes through separate cache objects all land in the file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'carapace-cache-'));
+    try {
+      const file = join(dir, 'verified.json');
+      const digests = Array.from({ length: 6 }, (_, i) => `sha256:${String(i).repeat(64)}`);
+      const bundles = await Promise.all(digests.map(async (digest) => JSON.stringify(await signImageDigest(digest, key))));
+      await Promise.all(
+        digests.map(async (digest, i) => verifyImageSignatureCached(await VerificationCache.open(file), { ...input, manifestDigest: digest, bundleBytes: bundles[i] })),
+      );
+      const reopened = await VerificationCache.open(file);
+      expect(reopened.size).toBe(digests.length);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

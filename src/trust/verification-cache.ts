@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
 import { canonicalRevocationJson, type RevocationList } from './revocation-list.js';
 import { MANIFEST_DIGEST_PATTERN } from './signed-payload.js';
 import { readTrustFile, writeTrustFile } from './trust-file.js';
 import { canonicalPolicyJson, type TrustPolicy } from './trust-policy.js';
-import { verifyImageSignature, type VerifiedSignature } from './verify-image.js';
+import type { VerifiedSignature } from './verify-image.js';
 
 /**
  * Positive verification results, persisted (`<home>/trust/verified.json`) so a warm start in a new
@@ -54,17 +53,38 @@ export class VerificationCache {
     return hit !== undefined && hit.digest === manifestDigest ? hit : undefined;
   }
 
-  /** Stores a pass and rewrites the file atomically (0600). Keeps the newest MAX_ENTRIES. */
+  /**
+   * Stores a pass and rewrites the file atomically (0600), merged with what is on disk now: plugins
+   * verify in parallel, each through its own cache object, and none should drop another's entry.
+   * Writers in this process queue; across processes the last writer wins, which costs at most a
+   * re-verification. Keeps the newest MAX_ENTRIES.
+   */
   async remember(key: string, result: VerifiedSignature): Promise<void> {
     this.#entries.delete(key);
     this.#entries.set(key, result);
-    while (this.#entries.size > MAX_ENTRIES) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.#entries.delete(oldest);
+    const file = this.#file;
+    const previous = writesInProcess.get(file) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(async () => {
+      const text = await readTrustFile(file);
+      const merged = text === undefined ? new Map<string, VerifiedSignature>() : parseEntries(text);
+      for (const [entryKey, value] of this.#entries) {
+        merged.delete(entryKey);
+        merged.set(entryKey, value);
+      }
+      while (merged.size > MAX_ENTRIES) {
+        const oldest = merged.keys().next().value;
+        if (oldest === undefined) break;
+        merged.delete(oldest);
+      }
+      const entries = [...merged].map(([entryKey, value]) => ({ key: entryKey, result: value }));
+      await writeTrustFile(file, `${JSON.stringify({ version: 1, entries })}\n`);
+    });
+    writesInProcess.set(file, run);
+    try {
+      await run;
+    } finally {
+      if (writesInProcess.get(file) === run) writesInProcess.delete(file);
     }
-    const entries = [...this.#entries].map(([entryKey, value]) => ({ key: entryKey, result: value }));
-    await writeTrustFile(this.#file, `${JSON.stringify({ version: 1, entries })}\n`);
   }
 
   get size(): number {
@@ -84,22 +104,24 @@ export interface VerificationCacheInput {
 
 /**
  * Verifies through the cache: a hit returns the stored pass; a miss parses `bundleBytes` (undefined:
- * no bundle file, refused with SIGNATURE_MISSING), runs
- * verifyImageSignature (which throws on refusal, and nothing is stored) and remembers the pass.
+ * no bundle file, refused with SIGNATURE_MISSING), runs verifyImageSignature (which throws on
+ * refusal, and nothing is stored) and remembers the pass.
  * `trustedRoot` is the parsed form of `trustedRootBytes`.
  */
 export async function verifyImageSignatureCached(
   cache: VerificationCache,
   input: Omit<VerificationCacheInput, 'bundleBytes'> & { readonly bundleBytes: string | Buffer | undefined; readonly trustedRoot?: unknown },
 ): Promise<VerifiedSignature> {
+  // Sigstore's modules load only on a miss: a warm start never pays for importing them.
+  const verifier = async () => (await import('./verify-image.js')).verifyImageSignature;
   if (input.bundleBytes === undefined) {
     // No bundle file: nothing to cache, and the verifier refuses with SIGNATURE_MISSING (or TRUST_REVOKED).
-    return verifyImageSignature({ manifestDigest: input.manifestDigest, bundle: undefined, policy: input.policy, revocations: input.revocations });
+    return (await verifier())({ manifestDigest: input.manifestDigest, bundle: undefined, policy: input.policy, revocations: input.revocations });
   }
   const key = VerificationCache.keyFor({ ...input, bundleBytes: input.bundleBytes });
   const hit = cache.lookup(key, input.manifestDigest);
   if (hit !== undefined) return hit;
-  const result = verifyImageSignature({
+  const result = (await verifier())({
     manifestDigest: input.manifestDigest,
     bundle: parseBundleJson(input.bundleBytes),
     policy: input.policy,
@@ -111,21 +133,15 @@ export async function verifyImageSignatureCached(
 }
 
 const MAX_ENTRIES = 1024;
+const writesInProcess = new Map<string, Promise<void>>();
 
-const SignerSchema = z.union([
-  z.strictObject({ kind: z.literal('key'), keyId: z.string(), fingerprint: z.string() }),
-  z.strictObject({ kind: z.literal('keyless'), subject: z.string(), issuer: z.string() }),
-]);
-const CacheFileSchema = z.strictObject({
-  version: z.literal(1),
-  entries: z.array(
-    z.strictObject({
-      key: z.string().regex(/^[0-9a-f]{64}$/),
-      result: z.strictObject({ digest: z.string().regex(MANIFEST_DIGEST_PATTERN), signer: SignerSchema }),
-    }),
-  ),
-});
+const KEY_PATTERN = /^[0-9a-f]{64}$/;
 
+/**
+ * Reads the cache file's entries, dropping the whole file if anything in it is off. Checked by
+ * hand rather than with a zod schema: this runs on every core start, and a schema's first use
+ * costs more than the rest of a warm start.
+ */
 function parseEntries(text: string): Map<string, VerifiedSignature> {
   let json: unknown;
   try {
@@ -133,9 +149,34 @@ function parseEntries(text: string): Map<string, VerifiedSignature> {
   } catch {
     return new Map(); // corrupt: start empty; the next pass rewrites it whole
   }
-  const parsed = CacheFileSchema.safeParse(json);
-  if (!parsed.success) return new Map();
-  return new Map(parsed.data.entries.map((entry) => [entry.key, entry.result]));
+  if (!isRecord(json) || json['version'] !== 1 || !Array.isArray(json['entries'])) return new Map();
+  const entries = new Map<string, VerifiedSignature>();
+  for (const entry of json['entries'] as unknown[]) {
+    const result = isRecord(entry) ? toVerifiedSignature(entry['result']) : undefined;
+    const key = isRecord(entry) ? entry['key'] : undefined;
+    if (typeof key !== 'string' || !KEY_PATTERN.test(key) || result === undefined) return new Map();
+    entries.set(key, result);
+  }
+  return entries;
+}
+
+function toVerifiedSignature(value: unknown): VerifiedSignature | undefined {
+  if (!isRecord(value) || typeof value['digest'] !== 'string' || !MANIFEST_DIGEST_PATTERN.test(value['digest'])) return undefined;
+  const signer = value['signer'];
+  if (!isRecord(signer)) return undefined;
+  const digest = value['digest'];
+  const { kind } = signer;
+  if (kind === 'key' && typeof signer['keyId'] === 'string' && typeof signer['fingerprint'] === 'string') {
+    return { digest, signer: { kind, keyId: signer['keyId'], fingerprint: signer['fingerprint'] } };
+  }
+  if (kind === 'keyless' && typeof signer['subject'] === 'string' && typeof signer['issuer'] === 'string') {
+    return { digest, signer: { kind, subject: signer['subject'], issuer: signer['issuer'] } };
+  }
+  return undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A bundle file that is not JSON is handed on as a non-bundle, so the verifier refuses it with its code. */
