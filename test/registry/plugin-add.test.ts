@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -156,6 +156,17 @@ describe('refusals leave the home as it was and the runtime without the image', 
     // Signature checks pass here; the manifest is read from the verified layers before anything is loaded.
     expect(await refused('echo', { signer: trusted })).toEqual({ status: 3, code: 'MANIFEST_INVALID' });
     expect(await refused('no-manifest', { signer: trusted, withManifest: false })).toEqual({ status: 3, code: 'MANIFEST_INVALID' });
+  });
+
+  it('a home that does not exist yet trusts nothing, and is not created by the refusal', async () => {
+    const image = smallPluginImage('no-home');
+    const pushed = await pushBuiltImage(client, 'carapace/no-home', 'v1', image);
+    await pushSignature(client, 'carapace/no-home', pushed, trusted);
+    const home = await freshHome();
+    const run = await runCarapace(['--home', home, '--json', 'plugin', 'add', '--plain-http', `${registry.host}/carapace/no-home:v1`]);
+    expect(JSON.parse(run.stdout)).toMatchObject({ error: { code: 'SIGNATURE_UNTRUSTED' } });
+    expect(run.status).toBe(8);
+    await expect(lstat(home)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('plain HTTP to a registry that is not on loopback: REGISTRY_REFUSED before any connection', async () => {

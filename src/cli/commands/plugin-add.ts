@@ -1,7 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { lstat, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureCarapaceHome, type HomeLayout } from '../../config/carapace-home.js';
+import { ensureCarapaceHome, homeLayout, type HomeLayout } from '../../config/carapace-home.js';
 import { loadConfig } from '../../config/config-file.js';
 import { searchConfiguredRuntime } from '../../daemon/find-runtime.js';
 import { verifyRuntimeImage } from '../../daemon/plugin-images.js';
@@ -41,7 +41,10 @@ export interface PluginAddOptions {
  */
 export async function pluginAdd(ctx: CommandContext, ref: string, options: PluginAddOptions = {}): Promise<CommandResult> {
   const reference = parseRegistryReference(ref);
-  const layout = await ensureCarapaceHome(ctx.home);
+  // An existing home is checked (owner-only) before its policy is trusted; a missing one is not
+  // created until there is something to write: its absent policy trusts nothing, so it may never be.
+  const homeExists = (await lstat(ctx.home).catch(() => undefined)) !== undefined;
+  const layout = homeExists ? await ensureCarapaceHome(ctx.home) : homeLayout(ctx.home);
   const [policy, revocations] = await Promise.all([loadTrustPolicy(layout.trustPolicyFile), loadRevocationList(layout.revocationFile)]);
   const trustedRoot = await loadTrustedRoot(policy, layout.trustPolicyFile);
 
@@ -61,6 +64,7 @@ export async function pluginAdd(ctx: CommandContext, ref: string, options: Plugi
     const manifest = readPluginManifest(pulled);
     const pin: PinnedImage = { image: pulled.repository, digest: pulled.digest, bundle: bundlePathFor(pulled.digest), pinnedAt: new Date().toISOString() };
 
+    await ensureCarapaceHome(ctx.home);
     await loadIntoRuntime(layout, ctx, options, pulled, manifest, pin);
     await install(layout, pulled, manifest, pin);
     return describeAdded(manifest, pin, verified);
