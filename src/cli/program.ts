@@ -18,6 +18,7 @@ import { startDetached } from './commands/start-detached.js';
 import { createPromptConfirmer } from './prompt-confirmer.js';
 import { parsePositiveInteger } from './parse-arguments.js';
 import { readSecret, type SecretSource } from './secret-input.js';
+import { addImageCommands, addTrustCommands } from './supply-chain-commands.js';
 
 /** The process-level things the CLI touches, injected so tests run the real program in-process. */
 export interface CliIo {
@@ -129,6 +130,8 @@ export function buildProgram(io: CliIo, deliver: (result: CommandResult) => void
 
   addAuthCommands(program, io, run);
   addAuditCommands(program, io, run);
+  addImageCommands(program, io, run);
+  addTrustCommands(program, run);
 
   return program;
 }
@@ -149,7 +152,7 @@ function terminalConfirmer(io: CliIo): { confirmer?: ReturnType<typeof createPro
   return { confirmer: createPromptConfirmer({ input: stdin.stream, output }) };
 }
 
-type Run = <A extends unknown[]>(
+export type Run = <A extends unknown[]>(
   command: (context: CommandContext, ...args: A) => Promise<CommandResult>,
 ) => (...args: A) => Promise<void>;
 
