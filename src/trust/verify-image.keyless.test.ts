@@ -175,4 +175,11 @@ describe('keyless signatures', () => {
     expect(codeOf(() => verify({ trustedRoot: { tlogs: [{ publicKey: { rawBytes: 'AAAA' } }] } }))).toBe('TRUST_POLICY_INVALID');
     expect(codeOf(() => verify({ trustedRoot: 'root' }))).toBe('TRUST_POLICY_INVALID');
   });
+
+  it('signing fails with SIGNING_FAILED when Fulcio cannot be reached, and nothing is returned', async () => {
+    // Real network is disabled while the mock is open, so an unknown host is a refused connection.
+    await expect(
+      signImageDigestKeyless(DIGEST, { identityToken: sigstore.identityToken(SUBJECT, ISSUER), fulcioURL: 'https://fulcio.unreachable.test', rekorURL: sigstore.rekorURL }),
+    ).rejects.toMatchObject({ code: 'SIGNING_FAILED' });
+  });
 });
