@@ -33,9 +33,6 @@ describe('VerificationCache', () => {
 
     const second = await VerificationCache.open(file);
     expect(second.lookup(VerificationCache.keyFor(input), DIGEST)).toEqual(result);
-    const started = performance.now();
-    for (let i = 0; i < 100; i += 1) second.lookup(VerificationCache.keyFor(input), DIGEST);
-    expect((performance.now() - started) / 100).toBeLessThan(1);
   });
 
   it('misses when the bundle bytes, the policy, the revocations or the trusted root change', async () => {

@@ -148,10 +148,4 @@ describe('verifyImageSignature with a key pair', () => {
   it('refuses a malformed digest before looking at the bundle', () => {
     expect(codeOf(() => verify({ manifestDigest: 'latest' }))).toBe('IMAGE_REFERENCE_INVALID');
   });
-
-  it('verifies within a few milliseconds', () => {
-    const started = performance.now();
-    for (let i = 0; i < 20; i += 1) verify();
-    expect((performance.now() - started) / 20).toBeLessThan(50);
-  });
 });
