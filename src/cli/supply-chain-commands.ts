@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { imageBuild, imageSign, imageVerify } from './commands/image.js';
+import { imagePush } from './commands/image-push.js';
 import { trustIdentityAdd, trustKeyAdd, trustList, trustRevoke } from './commands/trust.js';
 import type { CliIo, Run } from './program.js';
 
@@ -59,6 +60,17 @@ export function addImageCommands(program: Command, io: CliIo, run: Run): void {
     .description("check a plugin's (or a digest's) bundle against the trust policy and revocation list, as the start gate does")
     .argument('<target>', 'a plugin name or sha256:<manifest digest>')
     .action(run(async (ctx, target: string) => imageVerify(ctx, target)));
+  image
+    .command('push')
+    .description('publish a built image and its signature to an OCI registry (the pinned digest, rebuilt and checked first)')
+    .argument('<plugin>', 'a built-in plugin')
+    .argument('<ref>', 'registry/repository:tag')
+    .option('--plain-http', 'plain HTTP instead of HTTPS; for a registry on loopback (127.0.0.1, ::1, localhost) only')
+    .action(
+      run(async (ctx, plugin: string, ref: string, flags: { plainHttp?: boolean }) =>
+        imagePush(ctx, plugin, ref, { plainHttp: flags.plainHttp === true, onProgress: (line) => io.stderr(`${line}\n`) }),
+      ),
+    );
 }
 
 export function addTrustCommands(program: Command, run: Run): void {
