@@ -7,7 +7,6 @@ import { searchConfiguredRuntime } from '../../daemon/find-runtime.js';
 import { verifyRuntimeImage } from '../../daemon/plugin-images.js';
 import { CarapaceError, isCarapaceError } from '../../errors.js';
 import { isBuiltinPlugin } from '../../images/builtin-plugins.js';
-import type { CarapaceFiles } from '../../registry/carapace-files.js';
 import { stagePluginFiles, type StagedPluginFiles } from '../../registry/install-plugin-files.js';
 import { pullSignedImage, type PulledImage } from '../../registry/pull-image.js';
 import { RegistryClient } from '../../registry/registry-client.js';
@@ -126,7 +125,7 @@ async function loadIntoRuntime(layout: HomeLayout, ctx: CommandContext, options:
  * start would run the plugin, and if writing it fails the folder and bundle are put back.
  */
 async function install(layout: HomeLayout, pulled: PulledImage, manifest: PluginManifest, pin: PinnedImage): Promise<void> {
-  const staged: StagedPluginFiles = await stagePluginFiles(layout.plugins, manifest.name, pulled.carapaceFiles as CarapaceFiles, manifest.skills);
+  const staged: StagedPluginFiles = await stagePluginFiles(layout.plugins, manifest.name, pulled.carapaceFiles, manifest.skills);
   const bundleFile = join(layout.home, pin.bundle);
   const hadBundle = (await readTrustFile(bundleFile)) !== undefined;
   try {
