@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up Carapace from this checkout on a Debian machine and runs it:
-# installs what is missing (Podman, runc, busybox-static, shellcheck, nix-bin, docker-registry, pnpm, node_modules), builds, runs
+# installs what is missing (Podman, runc, busybox-static, shellcheck, nix-bin, docker-registry, openssl, pnpm, node_modules), builds, runs
 # `carapace doctor`, then the core in the foreground. Never uses sudo: without root it prints the
 # exact command to run and stops.
 set -euo pipefail
@@ -25,8 +25,9 @@ cd "$(dirname "$0")/.."
 say() { printf '==> %s\n' "$*"; }
 
 # Runtime: podman, runc, static busybox (the canary image). Tests: shellcheck, nix-bin (install.sh and flake checks),
-# docker-registry (distribution 2.8, started on loopback by the registry tests; its own service is not used).
-APT_PACKAGES=(podman runc busybox-static shellcheck nix-bin docker-registry)
+# docker-registry (distribution 2.8, started on loopback by the registry tests; its own service is not used),
+# openssl (the registry TLS test makes its certificate).
+APT_PACKAGES=(podman runc busybox-static shellcheck nix-bin docker-registry openssl)
 PNPM_VERSION=10.34.9
 NODE_MIN_MAJOR=20
 NODE_MIN_MINOR=17
