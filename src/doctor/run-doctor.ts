@@ -4,6 +4,7 @@ import { toCarapaceError } from '../errors.js';
 import type { ContainerRuntime, IsolationLevel } from '../runtime/container-runtime.js';
 import { runCanaryChecks } from './canary-check.js';
 import { fail, info, pass, type CheckLine } from './check-line.js';
+import { checkRevocationList, runSupplyChainChecks } from './supply-chain-checks.js';
 import { checkNodeVersion, checkOwnerOnlyDirectory } from './system-checks.js';
 
 export interface DoctorDependencies {
@@ -31,6 +32,7 @@ export async function runDoctor(deps: DoctorDependencies): Promise<CheckLine[]> 
   }
   lines.push(await checkOwnerOnlyDirectory('Credential directory', deps.layout.credentials));
   lines.push(await checkOwnerOnlyDirectory('Socket directory', deps.layout.sockets));
+  lines.push(await checkRevocationList(deps.layout));
 
   let search: RuntimeSearch;
   try {
@@ -44,6 +46,7 @@ export async function runDoctor(deps: DoctorDependencies): Promise<CheckLine[]> 
   lines.push(pass('Container runtime', `${description.kind} ${description.version} (${description.endpoint})`));
   lines.push(pass('Isolation', ISOLATION[description.isolation]));
   for (const limitation of description.limitations ?? []) lines.push(info('Runtime limitation', limitation));
+  lines.push(...(await runSupplyChainChecks(runtime, deps.layout)));
   lines.push(...(await runCanaryChecks(runtime, deps.layout)));
   return lines;
 }
