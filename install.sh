@@ -9,6 +9,13 @@
 set -eu
 umask 077
 
+# scripts/release.sh stamps the release URL and the release's public key into the published copy
+# of this script; the download installer that uses them replaces the checkout mode next.
+# shellcheck disable=SC2034
+RELEASE_URL=''
+# shellcheck disable=SC2034
+RELEASE_KEY=''
+
 NODE_MIN_MAJOR=20
 NODE_MIN_MINOR=17
 PNPM_MIN_MAJOR=10
