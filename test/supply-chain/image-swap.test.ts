@@ -6,6 +6,7 @@ import { DockerApiRuntime } from '../../src/runtime/docker-api/docker-api-runtim
 import { loadLockFile, pinOf } from '../../src/trust/lock-file.js';
 import { podman } from '../images/podman-cli.js';
 import { podmanSocket } from '../support/podman.js';
+import { runCarapace } from '../support/run-cli-in-process.js';
 import { addUserPlugin, containersOf, gateHome, lifecycleRecords, pin, runnablePluginImage, startCoreIn } from './gate-support.js';
 
 const REPOSITORY = 'localhost/carapace-test/swap-plugin';
@@ -79,6 +80,16 @@ describe('an image swapped in the runtime after pinning', () => {
     expect(rebuilt).toMatchObject({ loaded: true, manifestDigest: a.manifestDigest, imageId: a.imageId });
     const { report } = await startAndReport();
     expect(report).toMatchObject({ state: 'running', container: { image: a.imageId } });
+  });
+
+  it('carapace image sign swap --repin vouches for what the tag names now (B): signed, pinned, and the next start runs B', async () => {
+    const signed = await runCarapace(['--json', '--home', layout.home, 'image', 'sign', 'swap', '--repin']);
+    expect(signed.status).toBe(0);
+    expect(JSON.parse(signed.stdout)).toMatchObject({ plugin: 'swap', digest: b.manifestDigest, pinned: true, trusted: true });
+    expect(pinOf(await loadLockFile(layout.lockFile), 'swap')?.digest).toBe(b.manifestDigest);
+    const { report } = await startAndReport();
+    expect(report).toMatchObject({ state: 'running', container: { image: b.imageId } });
+    expect((await runCarapace(['--json', '--home', layout.home, 'image', 'sign', 'echo', '--repin'])).status).toBe(2);
   });
 });
 
