@@ -4,7 +4,6 @@ import { saveBundleFile } from '../trust/bundle-file.js';
 import { publicKeyFingerprint } from '../trust/key-fingerprint.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { bundlePathFor, pinOf, toRepository, updateLockFile, withPin, type PinnedImage } from '../trust/lock-file.js';
-import { signImageDigest } from '../trust/sign-image.js';
 import { MANIFEST_DIGEST_PATTERN } from '../trust/signed-payload.js';
 import { loadOrCreateLocalSigningKey, type SigningKey } from '../trust/signing-key.js';
 import { loadTrustPolicy, saveTrustPolicy } from '../trust/trust-policy.js';
@@ -47,6 +46,8 @@ async function trustLocalKey(layout: HomeLayout, key: SigningKey): Promise<void>
 /** Signs `digest` with the local key and writes the bundle beside the lock; returns the bundle's relative path. */
 export async function signLocally(layout: HomeLayout, digest: string): Promise<{ bundle: string; keyId: string }> {
   const key = await localSigningKey(layout);
+  // Sigstore's signing modules take most of a second to import: only a start that signs pays for them.
+  const { signImageDigest } = await import('../trust/sign-image.js');
   const bundle = await saveBundleFile(layout.home, digest, await signImageDigest(digest, key));
   return { bundle, keyId: key.keyId };
 }

@@ -12,7 +12,7 @@ import type { ContainerRuntime } from '../../runtime/container-runtime.js';
 import { saveBundleFile } from '../../trust/bundle-file.js';
 import { publicKeyFingerprint } from '../../trust/key-fingerprint.js';
 import { loadLockFile, pinOf } from '../../trust/lock-file.js';
-import { signImageDigest, signImageDigestKeyless, type SerializedBundle } from '../../trust/sign-image.js';
+import type { SerializedBundle } from '../../trust/sign-image.js';
 import { MANIFEST_DIGEST_PATTERN } from '../../trust/signed-payload.js';
 import { loadSigningKey } from '../../trust/signing-key.js';
 import { loadTrustPolicy } from '../../trust/trust-policy.js';
@@ -133,6 +133,8 @@ interface Signed {
 }
 
 async function sign(layout: HomeLayout, digest: string, options: ImageSignOptions): Promise<Signed> {
+  // Loaded here, not at the top: every carapace command would otherwise pay for importing Sigstore.
+  const { signImageDigest, signImageDigestKeyless } = await import('../../trust/sign-image.js');
   if (options.keyless !== undefined) {
     if (options.key !== undefined) throw new CarapaceError('CLI_USAGE', '--key and --keyless exclude each other');
     const { identityToken, ...urls } = options.keyless;
