@@ -54,55 +54,32 @@ export interface Sandbox {
   readonly user: InstallUser;
   /** HOME for the installer: a fresh directory, so defaults land inside the sandbox. */
   readonly home: string;
-  /** A built checkout the install user owns (package.json, lock, dist, images, src, install.sh). */
-  readonly source: string;
+  /** A copy of this checkout's install.sh the install user can read. */
+  readonly installSh: string;
   /** First on PATH: sudo, su and doas that record the call here and fail. */
   readonly privilegeLog: string;
   readonly fakeBin: string;
-  /** The pnpm store the installer's pnpm uses. */
-  store: string;
 }
 
 const PRIVILEGE_COMMANDS = ['sudo', 'su', 'doas'];
 
-/** A temp directory owned by the install user, holding a copy of the built checkout. */
+/** A temp directory owned by the install user, with a copy of install.sh and fake privilege tools. */
 export function createSandbox(user: InstallUser): Sandbox {
-  const distEntry = join(REPO_ROOT, 'dist', 'cli', 'main.js');
-  if (!existsSync(distEntry)) throw new Error(`${distEntry} is missing: run pnpm build (pnpm test does)`);
   const root = mkdtempSync(join(tmpdir(), 'carapace-install-'));
   chmodSync(root, 0o755);
   const home = join(root, 'home');
-  const source = join(root, 'source');
   const fakeBin = join(root, 'fake-bin');
   const privilegeLog = join(root, 'privilege-calls.log');
-  for (const dir of [home, source, fakeBin]) mkdirSync(dir);
-  // cp -a keeps modification times, so dist/ stays newer than src/ as in the real checkout.
-  const entries = ['package.json', 'pnpm-lock.yaml', 'dist', 'images', 'src', 'install.sh'].map((entry) => join(REPO_ROOT, entry));
-  run('cp', ['-a', ...entries, source]);
+  for (const dir of [home, fakeBin]) mkdirSync(dir);
+  const installSh = join(root, 'install.sh');
+  writeFileSync(installSh, readFileSync(INSTALL_SH));
   for (const command of PRIVILEGE_COMMANDS) {
     const script = join(fakeBin, command);
     writeFileSync(script, `#!/bin/sh\necho "${command} $*" >>'${privilegeLog}'\nexit 1\n`);
     chmodSync(script, 0o755);
   }
   chownTree(root, user);
-  return { root, user, home, source, fakeBin, privilegeLog, store: join(home, '.local', 'share', 'pnpm', 'store') };
-}
-
-/**
- * Gives the sandbox a pnpm store holding the lockfile's packages and the built better-sqlite3,
- * as a user has after `pnpm install` in their checkout: a copy of the store that installed this
- * repository. Running as ourselves, that store is already ours.
- */
-export function seedPnpmStore(sandbox: Sandbox): void {
-  const ours = run('pnpm', ['store', 'path']).trim();
-  const storeRoot = dirname(ours);
-  if (sandbox.user.name === undefined) {
-    sandbox.store = storeRoot;
-    return;
-  }
-  sandbox.store = join(sandbox.root, 'pnpm-store');
-  run('cp', ['-a', storeRoot, sandbox.store]);
-  chownTree(sandbox.store, sandbox.user);
+  return { root, user, home, installSh, fakeBin, privilegeLog };
 }
 
 export interface InstallerRun {
@@ -113,29 +90,25 @@ export interface InstallerRun {
 
 export interface RunOptions {
   readonly env?: Readonly<Record<string, string>>;
-  /** Replaces the default `SHELL INSTALL_SH ARGS` (SHELL is dash unless given). */
+  /** Replaces the default `SHELL sandbox.installSh ARGS` (SHELL is dash unless given). */
   readonly argv?: readonly string[];
   readonly shell?: 'dash' | 'bash';
   readonly stdin?: string;
   readonly cwd?: string;
   /** Directories put before everything else on PATH (fake tools). */
   readonly pathPrefix?: readonly string[];
+  /** Replaces node's directory and the system directories on PATH (to hide a tool such as curl). */
+  readonly systemPath?: readonly string[];
 }
 
 function installerArgv(sandbox: Sandbox, args: readonly string[], options: RunOptions): string[] {
-  const nodeDir = dirname(process.execPath);
-  const pnpmDir = dirname(requireTool('pnpm', 'pnpm (npm install -g pnpm@10)'));
+  const system = options.systemPath ?? [dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'];
   const env: Record<string, string> = {
     HOME: sandbox.home,
-    PATH: [...(options.pathPrefix ?? []), sandbox.fakeBin, nodeDir, pnpmDir, '/usr/local/bin', '/usr/bin', '/bin'].join(':'),
-    npm_config_store_dir: sandbox.store,
+    PATH: [...(options.pathPrefix ?? []), sandbox.fakeBin, ...system].join(':'),
   };
-  for (const name of ['NODE_EXTRA_CA_CERTS', 'HTTPS_PROXY', 'HTTP_PROXY', 'https_proxy', 'http_proxy', 'NO_PROXY', 'no_proxy']) {
-    const value = process.env[name];
-    if (value !== undefined) env[name] = value;
-  }
   Object.assign(env, options.env);
-  const command = options.argv ?? [options.shell ?? 'dash', join(sandbox.source, 'install.sh'), ...args];
+  const command = options.argv ?? [options.shell ?? 'dash', sandbox.installSh, ...args];
   const asUser = ['env', '-i', ...Object.entries(env).map(([key, value]) => `${key}=${value}`), ...command];
   return sandbox.user.name === undefined ? asUser : ['runuser', '-u', sandbox.user.name, '--', ...asUser];
 }
@@ -150,6 +123,24 @@ export function runInstaller(sandbox: Sandbox, args: readonly string[], options:
     timeout: 180_000,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * Runs install.sh like runInstaller without blocking the event loop, for tests whose HTTP server
+ * runs in this process (spawnSync would starve it and the download would hang).
+ */
+export async function runInstallerAsync(sandbox: Sandbox, args: readonly string[], options: RunOptions = {}): Promise<InstallerRun> {
+  const [command, ...rest] = installerArgv(sandbox, args, options);
+  const child = spawn(command!, rest, { cwd: options.cwd ?? sandbox.root, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => void (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString('utf8')));
+  child.stdin.end(options.stdin ?? '');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
+  const status = await new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  clearTimeout(timer);
+  return { status, stdout, stderr };
 }
 
 /** Starts install.sh as the install user in its own process group, for tests that signal it. */
