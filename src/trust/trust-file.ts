@@ -40,6 +40,20 @@ export function trustFileProblem(stats: Stats, uid: number, secret = false): str
  * the file could be swapped for a symlink between the check and the open.
  */
 export async function readTrustFile(file: string, options: ReadTrustFileOptions = {}): Promise<string | undefined> {
+  // Our own writers replace these files by rename (the core pins built-ins while it checks other
+  // plugins' pins), so an inode that changed between lstat and open is usually a completed write:
+  // look again, with every check, a few times. A path that keeps changing is still refused.
+  for (let attempt = 1; ; attempt++) {
+    const text = await readTrustFileOnce(file, options);
+    if (text !== REPLACED) return text;
+    if (attempt === REPLACED_ATTEMPTS) throw insecure(file, 'was replaced while it was being opened');
+  }
+}
+
+const REPLACED: unique symbol = Symbol('replaced');
+const REPLACED_ATTEMPTS = 3;
+
+async function readTrustFileOnce(file: string, options: ReadTrustFileOptions): Promise<string | undefined | typeof REPLACED> {
   const uid = options.uid ?? process.getuid?.() ?? 0;
   const seen = await lstatOrUndefined(file);
   if (seen === undefined) return undefined;
@@ -57,7 +71,7 @@ export async function readTrustFile(file: string, options: ReadTrustFileOptions 
   }
   try {
     const opened = await handle.stat();
-    if (opened.ino !== seen.ino || opened.dev !== seen.dev) throw insecure(file, 'was replaced while it was being opened');
+    if (opened.ino !== seen.ino || opened.dev !== seen.dev) return REPLACED;
     const openedProblem = trustFileProblem(opened, uid, options.secret);
     if (openedProblem !== undefined) throw insecure(file, openedProblem);
     if (opened.size > MAX_TRUST_FILE_BYTES) throw insecure(file, `is larger than ${MAX_TRUST_FILE_BYTES} bytes`);
