@@ -8,7 +8,8 @@ import { encodeWireReply } from '../wire/message.js';
 import type { AuditRecorder } from './audit-recorder.js';
 
 export interface CallServiceDependencies {
-  readonly context: PipelineContext;
+  /** The core's shared state. No session: each frame's comes from the transport, never a default. */
+  readonly context: Omit<PipelineContext, 'session'>;
   readonly ports: PipelinePorts;
   readonly recorder: AuditRecorder;
   readonly publish: (event: CoreEvent) => void;
@@ -49,8 +50,8 @@ export function createCallService(deps: CallServiceDependencies): CallService {
   return {
     async handleFrame(frame, session, reply) {
       frames++;
-      // The session is the transport's fact about who sent the frame (the operator's connection,
-      // or the plugin whose socket it came on); without it every caller would act as the context's.
+      // The session is the transport's fact about who sent the frame: the operator's connection, or
+      // the plugin whose socket it came on.
       const result = await runPipeline(frame, { ...deps.context, session }, deps.ports);
       deps.publish({
         type: 'message.inbound',

@@ -106,8 +106,7 @@ export async function startCore(deps: CoreDependencies): Promise<RunningCore> {
     for (const error of rejected) log.error({ err: error }, 'plugin rejected by the tool registry');
 
     const credentials = await openCredentialStore(layout.credentials);
-    const context: PipelineContext = {
-      session: { ...OPERATOR, sessionId: 'unused' },
+    const context: Omit<PipelineContext, 'session'> = {
       tools: registry,
       policy: deps.policy ?? toAccessPolicy(DEFAULT_POLICY_GRANTS),
       rateLimiter: new CallRateLimiter(
