@@ -148,6 +148,7 @@ function parseRawValue(file: string, setting: Setting, raw: string): SettingValu
       if (!setting.values.includes(raw)) throw invalid(`one of ${setting.values.join(', ')}`);
       return raw;
     case 'path':
+    case 'url':
       return raw;
   }
 }

@@ -30,6 +30,7 @@ describe('parseConfig', () => {
       container: { pids: 64, memory_mb: 256, cpus: 0.5 },
       calls: { timeout_ms: 30_000, confirm_timeout_ms: 60_000, caller_rate: 200, caller_burst: 400, tool_rate: 1000, tool_burst: 2000 },
       log: { level: 'info' },
+      update: {},
     });
   });
 
@@ -96,6 +97,8 @@ describe('SETTINGS', () => {
       ['calls.tool_rate', 'number', 1000],
       ['calls.tool_burst', 'integer', 2000],
       ['log.level', 'enum', 'info'],
+      ['update.url', 'url', undefined],
+      ['update.release_key', 'path', undefined],
     ]);
     for (const setting of SETTINGS) expect(setting.description).not.toBe('');
   });
@@ -110,6 +113,28 @@ describe('SETTINGS', () => {
     expect(allowed('container.pids')).toBe('1..256');
     expect(allowed('container.cpus')).toBe('0.01..1');
     expect(allowed('runtime.socket')).toBe('absolute path');
+    expect(allowed('update.url')).toBe('https URL (http on loopback)');
     expect(findSetting('runtime.nope')).toBeUndefined();
+  });
+});
+
+describe('the update section', () => {
+  it('is empty by default: nothing to contact, the installed release key', () => {
+    expect(valid({}).update).toEqual({});
+  });
+
+  it('takes an https URL, or plain http only on this machine', () => {
+    for (const url of ['https://releases.example/carapace', 'http://127.0.0.1:8080/r', 'http://localhost/r', 'http://[::1]:9/r']) {
+      expect(valid({ update: { url } }).update).toEqual({ url });
+    }
+    for (const url of ['http://releases.example/carapace', 'ftp://x/y', 'https://user:pw@example/r', 'https://example/r?v=1', 'not a url', 'file:///tmp/r']) {
+      expect(issues({ update: { url } }).map((issue) => issue.path)).toEqual(['update.url']);
+    }
+  });
+
+  it('takes an absolute path for the release key and refuses unknown keys', () => {
+    expect(valid({ update: { release_key: '/etc/carapace/release.pem' } }).update).toEqual({ release_key: '/etc/carapace/release.pem' });
+    expect(issues({ update: { release_key: 'release.pem' } })).toEqual([{ path: 'update.release_key', message: 'must be an absolute path' }]);
+    expect(issues({ update: { auto: true } })).toEqual([{ path: 'update.auto', message: 'unknown key' }]);
   });
 });

@@ -37,6 +37,36 @@ const unixSocketPath = z
   .refine((value) => !value.includes('\0'), 'must not contain a NUL byte')
   .meta({ format: 'path' });
 
+const absolutePath = z
+  .string()
+  .refine((value) => value.startsWith('/'), 'must be an absolute path')
+  .refine((value) => !value.includes('\0'), 'must not contain a NUL byte')
+  .meta({ format: 'path' });
+
+/**
+ * Where releases come from. HTTPS, or plain HTTP only on this machine: the signature decides what
+ * is installed, but over plain HTTP anyone on the path could see that Carapace updates, or hold
+ * back a release by answering with an older one.
+ */
+export function isReleaseUrl(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') return false;
+  if (url.protocol === 'https:') return true;
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return url.protocol === 'http:' && (host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host));
+}
+
+const releaseUrl = z
+  .string()
+  .max(2048)
+  .refine(isReleaseUrl, 'must be an https:// URL without credentials or query (http:// only on 127.0.0.1, ::1 or localhost)')
+  .meta({ format: 'uri' });
+
 const RuntimeSection = z.strictObject({
   preference: z
     .enum(RUNTIME_PREFERENCES)
@@ -115,6 +145,16 @@ const CallsSection = z.strictObject({
     .describe('Calls one tool accepts at once from all callers before its rate applies.'),
 });
 
+// Nothing here makes Carapace contact anything: only `carapace update` reads these, when run.
+const UpdateSection = z.strictObject({
+  url: releaseUrl
+    .optional()
+    .describe('Where `carapace update` fetches release.json and the tarballs; not set: update refuses to run.'),
+  release_key: absolutePath
+    .optional()
+    .describe('Public key (PEM) every release must be signed with; not set: the installed release\'s release-key.pem.'),
+});
+
 const LogSection = z.strictObject({
   level: z.enum(LOG_LEVELS).default('info').describe('Lowest level written to `logs/carapace.log`.'),
 });
@@ -125,6 +165,7 @@ export const ConfigSchema = z.strictObject({
   container: ContainerSection.prefault({}),
   calls: CallsSection.prefault({}),
   log: LogSection.prefault({}),
+  update: UpdateSection.prefault({}),
 });
 
 /** A complete, validated configuration: every setting has a value or is an explicitly optional one. */
@@ -170,7 +211,7 @@ export function toResourceLimits(config: CarapaceConfig): ConfiguredLimits {
   };
 }
 
-export type SettingType = 'enum' | 'integer' | 'number' | 'path';
+export type SettingType = 'enum' | 'integer' | 'number' | 'path' | 'url';
 
 /** A settable key as `config get/set` and docs/configuration.md see it. */
 export interface Setting {
@@ -207,6 +248,8 @@ export function describeAllowed(setting: Setting): string {
       return setting.values.join(' | ');
     case 'path':
       return 'absolute path';
+    case 'url':
+      return 'https URL (http on loopback)';
     case 'integer':
     case 'number':
       return `${String(setting.minimum)}..${String(setting.maximum)}`;
@@ -249,6 +292,7 @@ function settingType(key: string, leaf: JsonSchemaNode): SettingType {
   if (leaf.enum !== undefined) return 'enum';
   if (leaf.type === 'integer' || leaf.type === 'number') return leaf.type;
   if (leaf.type === 'string' && leaf.format === 'path') return 'path';
+  if (leaf.type === 'string' && leaf.format === 'uri') return 'url';
   // A schema change this function does not know yet: fail at import, not at `config set` time.
   throw new CarapaceError('INTERNAL', `setting ${key} has a type config get/set cannot handle`);
 }

@@ -43,6 +43,10 @@ describe('config commands', () => {
         '[log]',
         'level = "info"  # default',
         '',
+        '[update]',
+        '# url: not set',
+        '# release_key: not set',
+        '',
       ].join('\n'),
     );
     expect(result.data).toMatchObject({ exists: false, sources: { 'runtime.preference': 'default', 'runtime.socket': 'unset' } });
