@@ -88,6 +88,15 @@ export const ERROR_CODES = [
   'LOCK_INVALID',
   'REGISTRY_UNAVAILABLE',
   'REGISTRY_REFUSED',
+  // installation, releases, update and uninstall
+  'INSTALLATION_NOT_FOUND',
+  'UPDATE_NOT_CONFIGURED',
+  'RELEASE_UNAVAILABLE',
+  'RELEASE_INVALID',
+  'RELEASE_DIGEST_MISMATCH',
+  'UPDATE_FAILED',
+  'UPDATE_ROLLBACK_FAILED',
+  'UNINSTALL_FAILED',
   // a bug: an invariant Carapace itself broke
   'INTERNAL',
 ] as const;

@@ -4,7 +4,7 @@ import type { ErrorCode } from '../errors.js';
  * Exit status for each error code, grouped the way scripts care about: 1 a check failed, 2 usage,
  * 3 configuration or home, 4 container runtime or image, 5 core lifecycle, 6 a refused or failed call,
  * 7 audit log or credentials, 8 supply chain (pinning, signatures, revocation, registries),
- * 70 a bug (sysexits' EX_SOFTWARE), 74 output could not be written (sysexits' EX_IOERR).
+ * 9 installation, update or uninstall, 70 a bug (sysexits' EX_SOFTWARE), 74 output could not be written (sysexits' EX_IOERR).
  */
 const EXIT_CODES: Record<ErrorCode, number> = {
   DOCTOR_CHECKS_FAILED: 1,
@@ -79,6 +79,14 @@ const EXIT_CODES: Record<ErrorCode, number> = {
   LOCK_INVALID: 8,
   REGISTRY_UNAVAILABLE: 8,
   REGISTRY_REFUSED: 8,
+  INSTALLATION_NOT_FOUND: 9,
+  UPDATE_NOT_CONFIGURED: 3,
+  RELEASE_UNAVAILABLE: 9,
+  RELEASE_INVALID: 9,
+  RELEASE_DIGEST_MISMATCH: 8,
+  UPDATE_FAILED: 9,
+  UPDATE_ROLLBACK_FAILED: 9,
+  UNINSTALL_FAILED: 9,
   INTERNAL: 70,
 };
 
