@@ -1,6 +1,7 @@
 import type { HomeLayout } from '../config/carapace-home.js';
 import { CarapaceError } from '../errors.js';
 import { saveBundleFile } from '../trust/bundle-file.js';
+import { withFileGuard } from '../trust/file-guard.js';
 import { publicKeyFingerprint } from '../trust/key-fingerprint.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { bundlePathFor, pinOf, toRepository, updateLockFile, withPin, type PinnedImage } from '../trust/lock-file.js';
@@ -22,11 +23,9 @@ export async function localSigningKey(layout: HomeLayout): Promise<SigningKey> {
   return key;
 }
 
-let policyUpdates: Promise<unknown> = Promise.resolve();
-
 async function trustLocalKey(layout: HomeLayout, key: SigningKey): Promise<void> {
-  // Plugins pin in parallel at a first start; their policy updates go one at a time.
-  const update = policyUpdates.catch(() => undefined).then(async () => {
+  // Plugins pin in parallel at a first start, and a trust command may edit the policy meanwhile.
+  await withFileGuard(layout.trustPolicyFile, async () => {
     const policy = await loadTrustPolicy(layout.trustPolicyFile);
     const named = policy.keys.find((entry) => entry.id === LOCAL_KEY_ID);
     if (named !== undefined) {
@@ -39,8 +38,6 @@ async function trustLocalKey(layout: HomeLayout, key: SigningKey): Promise<void>
     }
     await saveTrustPolicy(layout.trustPolicyFile, { ...policy, keys: [...policy.keys, { id: LOCAL_KEY_ID, publicKeyPem: key.publicKeyPem }] });
   });
-  policyUpdates = update;
-  await update;
 }
 
 /** Signs `digest` with the local key and writes the bundle beside the lock; returns the bundle's relative path. */

@@ -1,4 +1,4 @@
-import { lstat, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -106,6 +106,15 @@ describe('updateLockFile', () => {
     expect(pinOf(await loadLockFile(file), 'echo')).toEqual(PIN);
     await updateLockFile(file, (lock) => withPin(lock, 'memory', PIN));
     expect(Object.keys((await loadLockFile(file)).plugins)).toEqual(['echo', 'memory']);
+  });
+
+  it('takes over a guard a crashed writer left (older than 30 s)', async () => {
+    await writeFile(`${file}.guard`, '');
+    const old = new Date(Date.now() - 60_000);
+    await utimes(`${file}.guard`, old, old);
+    await updateLockFile(file, (lock) => withPin(lock, 'echo', PIN));
+    expect(pinOf(await loadLockFile(file), 'echo')).toEqual(PIN);
+    expect(await readdir(dir)).toEqual(['carapace.lock']);
   });
 
   it('waits for a guard another process holds', async () => {

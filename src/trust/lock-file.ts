@@ -1,8 +1,7 @@
-import { constants } from 'node:fs';
-import { open, rm, stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { CarapaceError } from '../errors.js';
 import { IDENTIFIER_PATTERN } from '../wire/names.js';
+import { withFileGuard } from './file-guard.js';
 import { MANIFEST_DIGEST_PATTERN } from './signed-payload.js';
 import { readTrustFile, writeTrustFile } from './trust-file.js';
 
@@ -111,60 +110,14 @@ export function withPin(lock: LockFile, plugin: string, pin: PinnedImage): LockF
   return { version: 1, plugins: { ...lock.plugins, [plugin]: pin } };
 }
 
-const updatesInProcess = new Map<string, Promise<unknown>>();
-const GUARD_WAIT_MS = 10_000;
-const GUARD_STALE_MS = 30_000;
-
 /**
- * Read-modify-write of the lock, one writer at a time: plugins pin in parallel at a first start,
- * and `carapace image build` or `plugin add` may run beside a core. Writers in this process queue;
- * writers in other processes meet at an O_EXCL guard file (`<lock>.guard`), which a crashed writer
- * leaves behind at worst for GUARD_STALE_MS.
+ * Read-modify-write of the lock, one writer at a time (`withFileGuard`): plugins pin in parallel at
+ * a first start, and `carapace image build` or `plugin add` may run beside a core.
  */
 export async function updateLockFile(file: string, change: (lock: LockFile) => LockFile | Promise<LockFile>): Promise<LockFile> {
-  const previous = updatesInProcess.get(file) ?? Promise.resolve();
-  const run = previous.catch(() => undefined).then(() => withGuard(`${file}.guard`, async () => {
+  return withFileGuard(file, async () => {
     const next = await change(await loadLockFile(file));
     await saveLockFile(file, next);
     return next;
-  }));
-  updatesInProcess.set(file, run);
-  try {
-    return await run;
-  } finally {
-    if (updatesInProcess.get(file) === run) updatesInProcess.delete(file);
-  }
-}
-
-async function withGuard<T>(guard: string, body: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + GUARD_WAIT_MS;
-  for (;;) {
-    try {
-      const handle = await open(guard, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600);
-      await handle.close();
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new CarapaceError('HOME_UNAVAILABLE', `cannot take ${guard}: ${error instanceof Error ? error.message : String(error)}`, { cause: error, details: { file: guard } });
-      }
-      if (await isStale(guard)) await rm(guard, { force: true });
-      else if (Date.now() > deadline) throw new CarapaceError('HOME_UNAVAILABLE', `${guard} is held by another writer`, { details: { file: guard } });
-      else await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-  try {
-    return await body();
-  } finally {
-    await rm(guard, { force: true });
-  }
-}
-
-async function isStale(guard: string): Promise<boolean> {
-  try {
-    return Date.now() - (await stat(guard)).mtimeMs > GUARD_STALE_MS;
-  } catch (error) {
-    // Gone between the failed open and here: the next attempt takes it.
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw new CarapaceError('HOME_UNAVAILABLE', `cannot inspect ${guard}`, { cause: error, details: { file: guard } });
-  }
+  });
 }

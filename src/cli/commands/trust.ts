@@ -1,6 +1,7 @@
 import { open } from 'node:fs/promises';
 import { ensureCarapaceHome } from '../../config/carapace-home.js';
 import { CarapaceError } from '../../errors.js';
+import { withFileGuard } from '../../trust/file-guard.js';
 import { publicKeyFingerprint } from '../../trust/key-fingerprint.js';
 import { addRevocation, loadRevocationList, saveRevocationList, type RevocationKind } from '../../trust/revocation-list.js';
 import { parseManifestDigest } from '../../trust/signed-payload.js';
@@ -26,8 +27,10 @@ export async function trustRevoke(ctx: CommandContext, options: RevokeOptions, n
   const value = kind === 'digest' ? parseManifestDigest(options.digest) : (options[kind] ?? '');
   if (value === '') throw new CarapaceError('CLI_USAGE', `--${kind} needs a value`);
   const layout = await ensureCarapaceHome(ctx.home);
-  const list = await loadRevocationList(layout.revocationFile);
-  await saveRevocationList(layout.revocationFile, addRevocation(list, { kind, value, at: now, ...(options.reason === undefined ? {} : { reason: options.reason }) }));
+  await withFileGuard(layout.revocationFile, async () => {
+    const list = await loadRevocationList(layout.revocationFile);
+    await saveRevocationList(layout.revocationFile, addRevocation(list, { kind, value, at: now, ...(options.reason === undefined ? {} : { reason: options.reason }) }));
+  });
   return {
     text: `revoked ${kind} ${value}${options.reason === undefined ? '' : ` (${options.reason})`}; the next start refuses it`,
     data: { revoked: { kind, value, reason: options.reason ?? null, at: now.toISOString() } },
@@ -74,8 +77,7 @@ export async function trustList(ctx: CommandContext): Promise<CommandResult> {
 export async function trustKeyAdd(ctx: CommandContext, file: string, id: string): Promise<CommandResult> {
   const layout = await ensureCarapaceHome(ctx.home);
   const pem = await readPublicKeyFile(file);
-  const policy = await loadTrustPolicy(layout.trustPolicyFile);
-  const updated = await savePolicy(layout.trustPolicyFile, { ...policy, keys: [...policy.keys, { id, publicKeyPem: pem }] });
+  const updated = await editPolicy(layout.trustPolicyFile, (policy) => ({ ...policy, keys: [...policy.keys, { id, publicKeyPem: pem }] }));
   const fingerprint = publicKeyFingerprint(pem);
   return { text: `trusted key ${id} (${fingerprint})`, data: { key: { id, fingerprint }, keys: updated.keys.length } };
 }
@@ -86,18 +88,22 @@ export async function trustIdentityAdd(ctx: CommandContext, identity: { issuer: 
     throw new CarapaceError('CLI_USAGE', 'trust identity add takes exactly one of --subject and --subject-pattern');
   }
   const layout = await ensureCarapaceHome(ctx.home);
-  const policy = await loadTrustPolicy(layout.trustPolicyFile);
   const entry: KeylessIdentity =
     identity.subject !== undefined ? { issuer: identity.issuer, subject: identity.subject } : { issuer: identity.issuer, subjectPattern: identity.subjectPattern ?? '' };
-  await savePolicy(layout.trustPolicyFile, { ...policy, keyless: [...policy.keyless, entry] });
+  await editPolicy(layout.trustPolicyFile, (policy) => ({ ...policy, keyless: [...policy.keyless, entry] }));
   return { text: `trusted keyless identity ${identityText(entry)}`, data: { identity: entry } };
 }
 
-/** Parses the edited policy as if it were read back, so an edit can never write a policy the gate would refuse to load. */
-async function savePolicy(file: string, policy: TrustPolicy): Promise<TrustPolicy> {
-  const checked = parseTrustPolicy(JSON.parse(JSON.stringify(policy)), file);
-  await saveTrustPolicy(file, checked);
-  return checked;
+/**
+ * One guarded read-modify-write of the policy. The edited policy is parsed as if it were read back,
+ * so an edit can never write a policy the gate would refuse to load.
+ */
+async function editPolicy(file: string, change: (policy: TrustPolicy) => TrustPolicy): Promise<TrustPolicy> {
+  return withFileGuard(file, async () => {
+    const checked = parseTrustPolicy(JSON.parse(JSON.stringify(change(await loadTrustPolicy(file)))), file);
+    await saveTrustPolicy(file, checked);
+    return checked;
+  });
 }
 
 /** The user names the file on the command line, so it is read as given; only what it holds is checked. */
