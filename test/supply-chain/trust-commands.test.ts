@@ -51,7 +51,7 @@ describe('carapace image sign and verify a digest', () => {
     const keyFile = join(scratch, 'signer.pem');
     await writeFile(keyFile, key.privateKeyPem, { mode: 0o600 });
     const signed = await carapaceJson('image', 'sign', DIGEST, '--key', keyFile);
-    expect(json(signed.stdout)).toMatchObject({ digest: DIGEST, trusted: false, signer: { kind: 'key', fingerprint: key.keyId } });
+    expect(json(signed.stdout)).toMatchObject({ digest: DIGEST, trusted: false, refusal: 'SIGNATURE_UNTRUSTED', signer: { kind: 'key', fingerprint: key.keyId } });
     expect(codeOf((await carapaceJson('image', 'verify', DIGEST)).stdout)).toBe('SIGNATURE_UNTRUSTED');
 
     const publicFile = join(scratch, 'signer.pub');

@@ -6,16 +6,14 @@ import { localSigningKey, pinImage, runtimeManifestDigest } from '../../daemon/l
 import { loadPluginCatalog, type CatalogedPlugin } from '../../daemon/plugin-catalog.js';
 import { prepareBuiltinImage } from '../../daemon/plugin-images.js';
 import { pluginSources } from '../../daemon/plugin-sources.js';
-import { CarapaceError } from '../../errors.js';
+import { CarapaceError, toCarapaceError } from '../../errors.js';
 import { BUILTIN_PLUGIN_NAMES, isBuiltinPlugin } from '../../images/builtin-plugins.js';
 import type { ContainerRuntime } from '../../runtime/container-runtime.js';
 import { saveBundleFile } from '../../trust/bundle-file.js';
-import { publicKeyFingerprint } from '../../trust/key-fingerprint.js';
 import { loadLockFile, pinOf } from '../../trust/lock-file.js';
 import type { SerializedBundle } from '../../trust/sign-image.js';
 import { MANIFEST_DIGEST_PATTERN } from '../../trust/signed-payload.js';
 import { loadSigningKey } from '../../trust/signing-key.js';
-import { loadTrustPolicy } from '../../trust/trust-policy.js';
 import type { CommandContext, CommandResult } from '../command-result.js';
 
 export interface ImageCommandOptions {
@@ -78,13 +76,20 @@ export async function imageSign(ctx: CommandContext, target: string, options: Im
   const { bundle, signer } = await sign(layout, subject.digest, options);
   const path = await saveBundleFile(layout.home, subject.digest, bundle);
   const pin = subject.pin === undefined ? undefined : await pinImage(layout, { plugin: subject.pin.plugin, image: subject.pin.image, digest: subject.digest, replace: true });
-  const trusted = await isTrusted(layout, signer);
+  // The gate's own check, so what this prints is what the next start will decide.
+  const refusal = await verifyPinnedSignature(layout, subject.digest).then(
+    () => undefined,
+    (error: unknown) => toCarapaceError(error, 'SIGNATURE_INVALID', 'the new bundle does not verify'),
+  );
+  const trusted = refusal === undefined;
   const lines = [
     `signed ${subject.digest}${subject.plugin === undefined ? '' : ` (plugin ${subject.plugin})`} with ${signer.text}`,
     `  bundle: ${path}${pin === undefined ? '' : '; pinned in carapace.lock'}`,
-    ...(trusted ? [] : ['  note: the trust policy does not list this signer, so the start gate will refuse it; add it with carapace trust key add or trust identity add']),
+    ...(refusal === undefined
+      ? []
+      : [`  note: the start gate will refuse it: ${refusal.message} [${refusal.code}]; trust the signer with carapace trust key add or trust identity add`]),
   ];
-  return { text: lines.join('\n'), data: { digest: subject.digest, plugin: subject.plugin ?? null, bundle: path, pinned: pin !== undefined, signer: signer.data, trusted } };
+  return { text: lines.join('\n'), data: { digest: subject.digest, plugin: subject.plugin ?? null, bundle: path, pinned: pin !== undefined, signer: signer.data, trusted, refusal: refusal === undefined ? null : refusal.code } };
 }
 
 /**
@@ -129,7 +134,7 @@ async function resolveSignTarget(layout: HomeLayout, ctx: CommandContext, target
 
 interface Signed {
   readonly bundle: SerializedBundle;
-  readonly signer: { readonly text: string; readonly data: Record<string, string>; readonly fingerprint?: string };
+  readonly signer: { readonly text: string; readonly data: Record<string, string> };
 }
 
 async function sign(layout: HomeLayout, digest: string, options: ImageSignOptions): Promise<Signed> {
@@ -147,14 +152,7 @@ async function sign(layout: HomeLayout, digest: string, options: ImageSignOption
   const key = options.key === undefined ? await localSigningKey(layout) : await loadSigningKey(options.key);
   if (key === undefined) throw new CarapaceError('CLI_USAGE', `no key file ${options.key ?? ''}`, { details: { file: options.key } });
   const name = options.key === undefined ? 'the local key' : `key ${options.key}`;
-  return { bundle: await signImageDigest(digest, key), signer: { text: `${name} (${key.keyId})`, data: { kind: 'key', fingerprint: key.keyId }, fingerprint: key.keyId } };
-}
-
-/** Keyless signers are checked against the policy at verification (issuer and subject); a key, here. */
-async function isTrusted(layout: HomeLayout, signer: Signed['signer']): Promise<boolean> {
-  const policy = await loadTrustPolicy(layout.trustPolicyFile);
-  if (signer.fingerprint === undefined) return policy.keyless.length > 0;
-  return policy.keys.some((key) => publicKeyFingerprint(key.publicKeyPem) === signer.fingerprint);
+  return { bundle: await signImageDigest(digest, key), signer: { text: `${name} (${key.keyId})`, data: { kind: 'key', fingerprint: key.keyId } } };
 }
 
 async function catalogedPlugin(layout: HomeLayout, name: string): Promise<CatalogedPlugin> {
