@@ -47,6 +47,8 @@ export interface RunningPlugin extends AsyncDisposable {
 }
 
 const SHUTDOWN_GRACE_MS = 3000;
+/** Frames the core queues for one plugin before it refuses further calls to it. */
+export const MAX_QUEUED_CALLS = 1024;
 
 /**
  * Starts one plugin: binds its ROUTER in its own socket directory, starts its hardened container
@@ -137,6 +139,8 @@ class PluginConnection implements RunningPlugin {
   async call(request: DispatchRequest, signal: AbortSignal): Promise<PluginReply> {
     const channel = this.channel;
     if (!this.running || channel === undefined) throw this.unavailable('is not running');
+    // A plugin that stops reading must not make the core hold an unbounded backlog for it.
+    if (channel.queuedSends >= MAX_QUEUED_CALLS) throw this.unavailable(`is not taking calls (${String(channel.queuedSends)} frames waiting)`);
     // The core's own call id, never the caller's correlation: callers cannot collide, or answer for, each other.
     const correlation = request.envelope.id;
     const replied = new Promise<PluginReply>((resolve, reject) => this.pending.set(correlation, { resolve, reject }));
@@ -146,7 +150,7 @@ class PluginConnection implements RunningPlugin {
       // Both at once: a plugin that dies while its frame still waits in the send queue rejects
       // `replied` first, and that rejection must reach the caller, never go unhandled (which would
       // end the core's process: a hostile plugin could kill the core by exiting at the right time).
-      const [, reply] = await Promise.all([channel.send(toCallFrame(correlation, request.tool, request.envelope.arguments)), replied]);
+      const [, reply] = await Promise.all([channel.send(toCallFrame(correlation, request.tool, request.envelope.arguments), signal), replied]);
       return reply;
     } finally {
       signal.removeEventListener('abort', forget);

@@ -67,7 +67,9 @@ export interface PluginChannel extends AsyncDisposable {
    * Sends one frame to the plugin (the peer that spoke most recently). Sends are serialized; a send
    * before any peer spoke, after close, or that the peer does not take rejects with `ROUTE_UNAVAILABLE`.
    */
-  send(bytes: Uint8Array): Promise<void>;
+  send(bytes: Uint8Array, signal?: AbortSignal): Promise<void>;
+  /** Frames waiting to be sent: a plugin that stops reading makes this grow. */
+  readonly queuedSends: number;
   /** Stops receiving, fails queued sends, unbinds and removes the socket file. Idempotent. */
   close(): Promise<void>;
 }
@@ -138,10 +140,14 @@ class ZmqPluginChannel implements PluginChannel {
     this.watching = this.watchDisconnects();
   }
 
-  send(bytes: Uint8Array): Promise<void> {
+  send(bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
     const peer = this.peer;
     if (peer === undefined) return Promise.reject(this.unavailable('no peer has connected yet'));
-    return this.sendTo(peer, bytes);
+    return this.sendTo(peer, bytes, signal);
+  }
+
+  get queuedSends(): number {
+    return this.queue.depth;
   }
 
   close(): Promise<void> {
@@ -162,7 +168,7 @@ class ZmqPluginChannel implements PluginChannel {
     await rm(this.socketPath, { force: true });
   }
 
-  private sendTo(peer: Buffer, bytes: Uint8Array): Promise<void> {
+  private sendTo(peer: Buffer, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
     return this.queue.enqueue(async () => {
       if (this.closed) throw this.unavailable('the channel is closed');
       try {
@@ -173,7 +179,7 @@ class ZmqPluginChannel implements PluginChannel {
           details: { plugin: this.plugin, reason: (error as { code?: unknown }).code ?? 'unknown' },
         });
       }
-    });
+    }, signal);
   }
 
   private async receive(): Promise<void> {

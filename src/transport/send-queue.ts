@@ -1,3 +1,5 @@
+import { CarapaceError } from '../errors.js';
+
 /**
  * Runs sends one at a time, in the order they were asked for. A zeromq v6 socket rejects a second
  * `send` while one is pending (EBUSY), so a burst of concurrent replies would otherwise lose every
@@ -5,10 +7,27 @@
  */
 export class SendQueue {
   private tail: Promise<unknown> = Promise.resolve();
+  private waiting = 0;
 
-  /** Runs `send` after every send enqueued before it has settled; resolves or rejects with it. */
-  enqueue(send: () => Promise<void>): Promise<void> {
-    const result = this.tail.then(send);
+  /** Sends enqueued and not yet settled: how far behind the peer is. */
+  get depth(): number {
+    return this.waiting;
+  }
+
+  /**
+   * Runs `send` after every send enqueued before it has settled; resolves or rejects with it. If
+   * `signal` is aborted by the time its turn comes (its caller gave up), the send is skipped and
+   * rejects with `ROUTE_UNAVAILABLE`: a peer that stopped reading must not be handed a backlog of
+   * frames nobody waits for.
+   */
+  enqueue(send: () => Promise<void>, signal?: AbortSignal): Promise<void> {
+    this.waiting++;
+    const result = this.tail
+      .then(() => {
+        if (signal?.aborted === true) throw new CarapaceError('ROUTE_UNAVAILABLE', 'the frame was given up before it could be sent');
+        return send();
+      })
+      .finally(() => void this.waiting--);
     // The chain must survive a failed send, or one unreachable peer would block every later one.
     this.tail = result.catch(() => undefined);
     return result;
