@@ -72,4 +72,10 @@ export interface ContainerRuntime extends AsyncDisposable {
   /** Loads an image archive (OCI layout tarball) and returns the loaded image's id. */
   loadImage(archivePath: string): Promise<string>;
   findImage(reference: string): Promise<ImageSummary | undefined>;
+  /**
+   * Removes one image reference (a tag, or an id), never forced: an image a container still uses
+   * stays, and the runtime's refusal is thrown. Removing an image's last tag removes the image.
+   * Resolves false when the runtime has no such image.
+   */
+  removeImage(reference: string): Promise<boolean>;
 }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeImage, writeImageArchive } from '../../src/images/image-builder.js';
 import type { ImageDefinition } from '../../src/images/image-definition.js';
 import type { DockerApiRuntime } from '../../src/runtime/docker-api/docker-api-runtime.js';
+import { podman } from '../images/podman-cli.js';
 import { connectTestPodman } from '../support/podman-test-runtime.js';
 
 /** Podman 4.3's compat `POST /images/load` takes an OCI archive as is (measured; no libpod fallback needed). */
@@ -41,6 +42,28 @@ describe('loadImage and findImage on Podman', () => {
   it('says not found for an absent image, and refuses a reference that could reach another endpoint', async () => {
     expect(await runtime.findImage(`localhost/carapace-test/absent@sha256:${'1'.repeat(64)}`)).toBeUndefined();
     await expect(runtime.findImage('../../containers/json?all=1')).rejects.toMatchObject({ code: 'IMAGE_REFERENCE_INVALID' });
+  });
+
+  it('removes an image by its tag, says false for an absent one, and never forces out an image a container uses', async () => {
+    const definition: ImageDefinition = {
+      name: 'localhost/carapace-test/remove',
+      rootfs: [{ type: 'file', path: '/marker', mode: 0o444, source: { content: 'remove me' } }],
+      config: { cmd: ['/marker'], workdir: '/', path: '/bin' },
+    };
+    const image = await composeImage(definition);
+    const id = await runtime.loadImage(await writeImageArchive(image, work));
+    const user = await podman(['create', '--name', 'carapace-test-remove-user', image.reference]);
+    expect(user.stderr).toBe('');
+    try {
+      await expect(runtime.removeImage(image.reference)).rejects.toMatchObject({ code: 'RUNTIME_REQUEST_FAILED' });
+      expect((await runtime.findImage(id))?.id).toBe(id);
+    } finally {
+      await podman(['rm', '--force', 'carapace-test-remove-user']);
+    }
+    expect(await runtime.removeImage(image.reference)).toBe(true);
+    expect(await runtime.findImage(id)).toBeUndefined();
+    expect(await runtime.removeImage(image.reference)).toBe(false);
+    await expect(runtime.removeImage('../../containers/json?all=1')).rejects.toMatchObject({ code: 'IMAGE_REFERENCE_INVALID' });
   });
 
   it('fails with IMAGE_LOAD_FAILED on a missing or corrupt archive', async () => {

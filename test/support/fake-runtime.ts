@@ -62,6 +62,10 @@ export class FakeRuntime implements ContainerRuntime {
     return undefined;
   }
 
+  async removeImage(): Promise<boolean> {
+    return false;
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     this.disposed = true;
   }

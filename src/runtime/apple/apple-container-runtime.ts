@@ -109,6 +109,13 @@ export class AppleContainerRuntime implements ContainerRuntime {
     return image.id;
   }
 
+  async removeImage(reference: string): Promise<boolean> {
+    const result = await this.executor.run(this.binary, ['image', 'delete', reference], { timeoutMs: CONTROL_TIMEOUT_MS });
+    if (result.exitCode === 0) return true;
+    if (NOT_FOUND.test(result.stderr)) return false;
+    throw new CarapaceError('RUNTIME_REQUEST_FAILED', `container image delete ${reference} failed: ${result.stderr.trim()}`);
+  }
+
   async findImage(reference: string): Promise<ImageSummary | undefined> {
     const result = await this.executor.run(this.binary, ['image', 'inspect', reference], { timeoutMs: CONTROL_TIMEOUT_MS });
     if (result.exitCode !== 0) {

@@ -213,6 +213,21 @@ export class DockerApiRuntime implements ContainerRuntime, ContainerControl {
     }
   }
 
+  async removeImage(reference: string): Promise<boolean> {
+    try {
+      await this.call('removing the image', 'image', {
+        path: `/images/${checkedImageReference(reference)}?`,
+        method: 'DELETE',
+        options: { force: false, noprune: false },
+        statusCodes: { 200: true, 404: 'no such image', 409: 'conflict', 500: 'server error' },
+      });
+      return true;
+    } catch (error) {
+      if (isCarapaceError(error) && error.code === 'IMAGE_NOT_FOUND') return false;
+      throw error;
+    }
+  }
+
   /** Closes attach connections still open; containers stay as they are (the daemon decides their fate). */
   [Symbol.asyncDispose](): Promise<void> {
     for (const stdio of this.live) stdio.destroy();
