@@ -15,6 +15,8 @@ import { start, status, stop } from './commands/core.js';
 import { pluginList } from './commands/plugin.js';
 import { pluginAdd } from './commands/plugin-add.js';
 import { startDetached } from './commands/start-detached.js';
+import { uninstall } from './commands/uninstall.js';
+import { terminalQuestion, update } from './commands/update.js';
 import { createPromptConfirmer } from './prompt-confirmer.js';
 import { parsePositiveInteger } from './parse-arguments.js';
 import { readSecret, type SecretSource } from './secret-input.js';
@@ -132,8 +134,29 @@ export function buildProgram(io: CliIo, deliver: (result: CommandResult) => void
   addAuditCommands(program, io, run);
   addImageCommands(program, io, run);
   addTrustCommands(program, run);
+  addInstallationCommands(program, io, run);
 
   return program;
+}
+
+function addInstallationCommands(program: Command, io: CliIo, run: Run): void {
+  const ask = terminalQuestion(io.stdin, io.stderr);
+  program
+    .command('update')
+    .description('install the newest signed release from update.url, checked by the new version\'s doctor, rolled back if it fails; never runs on its own')
+    .option('--check', 'only say whether a newer release is available (still verifies its signature)')
+    .option('-y, --yes', 'install without asking')
+    .action(
+      run(async (ctx, options: { check?: boolean; yes?: boolean }) =>
+        update(ctx, { ...options, ask, onProgress: (line) => io.stderr(`${line}\n`), interrupted: io.interrupted }),
+      ),
+    );
+  program
+    .command('uninstall')
+    .description('remove the installation, its containers and images; the Carapace home (credentials included) stays unless --purge')
+    .option('-y, --yes', 'remove without asking')
+    .option('--purge', 'also remove the Carapace home: configuration, credentials, audit log, plugin data')
+    .action(run(async (ctx, options: { yes?: boolean; purge?: boolean }) => uninstall(ctx, { ...options, ask })));
 }
 
 /**

@@ -24,8 +24,10 @@ export const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   registry: ['wire', 'core', 'errors'],
   // Composition: wires adapters into the core.
   daemon: ['config', 'logging', 'runtime', 'images', 'transport', 'trust', 'registry', 'store', 'credentials', 'wire', 'core', 'errors', 'version'],
+  // Installation management: releases fetched, verified and swapped in; uninstall. Only the CLI uses it.
+  update: ['config', 'runtime', 'images', 'trust', 'registry', 'wire', 'core', 'errors'],
   doctor: ['daemon', 'config', 'logging', 'runtime', 'images', 'trust', 'credentials', 'wire', 'core', 'errors', 'version'],
-  cli: ['doctor', 'daemon', 'config', 'logging', 'runtime', 'images', 'trust', 'registry', 'store', 'credentials', 'wire', 'core', 'errors', 'version'],
+  cli: ['update', 'doctor', 'daemon', 'config', 'logging', 'runtime', 'images', 'trust', 'registry', 'store', 'credentials', 'wire', 'core', 'errors', 'version'],
 };
 
 /** Packages that do I/O, and the only layers allowed to import them. */
@@ -39,8 +41,8 @@ export const CONFINED_PACKAGES: Readonly<Record<string, readonly string[]>> = {
   '@sigstore/bundle': ['trust'],
   '@sigstore/core': ['trust'],
   '@sigstore/protobuf-specs': ['trust'],
-  tar: ['images', 'trust', 'registry'],
-  undici: ['registry'],
+  tar: ['images', 'trust', 'registry', 'update'],
+  undici: ['registry', 'update'],
   pino: ['logging'],
   commander: ['cli'],
   'smol-toml': ['config'],
