@@ -82,6 +82,7 @@ class PluginConnection implements RunningPlugin {
   private readonly pending = new Map<string, Waiter>();
   private running = false;
   private everReady = false;
+  private unsentCalls = 0;
   private stopped = false;
   private stopping: Promise<void> | undefined;
   private signalReady!: () => void;
@@ -139,8 +140,9 @@ class PluginConnection implements RunningPlugin {
   async call(request: DispatchRequest, signal: AbortSignal): Promise<PluginReply> {
     const channel = this.channel;
     if (!this.running || channel === undefined) throw this.unavailable('is not running');
-    // A plugin that stops reading must not make the core hold an unbounded backlog for it.
-    if (channel.queuedSends >= MAX_QUEUED_CALLS) throw this.unavailable(`is not taking calls (${String(channel.queuedSends)} frames waiting)`);
+    // A plugin that stops reading must not make the core hold an unbounded backlog of calls for it.
+    // Only call frames count: replies to the plugin's own calls are its own traffic.
+    if (this.unsentCalls >= MAX_QUEUED_CALLS) throw this.unavailable(`is not taking calls (${String(this.unsentCalls)} call frames waiting)`);
     // The core's own call id, never the caller's correlation: callers cannot collide, or answer for, each other.
     const correlation = request.envelope.id;
     const replied = new Promise<PluginReply>((resolve, reject) => this.pending.set(correlation, { resolve, reject }));
@@ -150,7 +152,9 @@ class PluginConnection implements RunningPlugin {
       // Both at once: a plugin that dies while its frame still waits in the send queue rejects
       // `replied` first, and that rejection must reach the caller, never go unhandled (which would
       // end the core's process: a hostile plugin could kill the core by exiting at the right time).
-      const [, reply] = await Promise.all([channel.send(toCallFrame(correlation, request.tool, request.envelope.arguments), signal), replied]);
+      this.unsentCalls++;
+      const sent = channel.send(toCallFrame(correlation, request.tool, request.envelope.arguments), signal).finally(() => void this.unsentCalls--);
+      const [, reply] = await Promise.all([sent, replied]);
       return reply;
     } finally {
       signal.removeEventListener('abort', forget);

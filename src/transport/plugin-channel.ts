@@ -68,8 +68,6 @@ export interface PluginChannel extends AsyncDisposable {
    * before any peer spoke, after close, or that the peer does not take rejects with `ROUTE_UNAVAILABLE`.
    */
   send(bytes: Uint8Array, signal?: AbortSignal): Promise<void>;
-  /** Frames waiting to be sent: a plugin that stops reading makes this grow. */
-  readonly queuedSends: number;
   /** Stops receiving, fails queued sends, unbinds and removes the socket file. Idempotent. */
   close(): Promise<void>;
 }
@@ -146,9 +144,6 @@ class ZmqPluginChannel implements PluginChannel {
     return this.sendTo(peer, bytes, signal);
   }
 
-  get queuedSends(): number {
-    return this.queue.depth;
-  }
 
   close(): Promise<void> {
     this.closing ??= this.shutDown();
