@@ -40,7 +40,7 @@ export async function makeBenchHome(podmanSocket, pluginCpus) {
 
 /** Starts `carapace start` for `home`; resolves once it serves (its "core started" line). */
 export function startCoreProcess(home) {
-  return startMeasuredProcess(['--import', PROBE, CLI, '--json', '--home', home, 'start'], {
+  return startMeasuredProcess(['--expose-gc', '--import', PROBE, CLI, '--json', '--home', home, 'start'], {
     ready: /core started/,
     timeoutMs: 300_000,
     label: 'carapace start',

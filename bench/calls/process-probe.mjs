@@ -1,6 +1,6 @@
-// Loaded into a measured process (`node --import`, or imported by the relay): answers the bench over
-// the IPC channel with the process's memory, and starts or stops a CPU profile, so the profile
-// covers the measured phase only, not start-up (image hashing, container start).
+// Loaded into a measured process (`node --expose-gc --import`, or imported by the relay): answers
+// the bench over the IPC channel with the process's memory, and starts or stops a CPU profile, so
+// the profile covers the measured phase only, not start-up (image hashing, container start).
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 
@@ -9,6 +9,9 @@ let session;
 async function answer(message) {
   switch (message?.type) {
     case 'memory': {
+      // With --expose-gc, collect first: what is left is what the process retains, not garbage
+      // that happens not to have been collected yet (a leak shows as retained heap that grows).
+      globalThis.gc?.();
       const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
       return { rss, heapUsed, heapTotal, external };
     }

@@ -41,7 +41,7 @@ export function printReport({ machine, options, results, auditCommits }) {
   out();
   for (const [key, result] of Object.entries(results)) {
     const detail = Object.entries(result.concurrent.cpuDetail).map(
-      ([role, d]) => `${role} user ${us(d.user)} + system ${us(d.system)} (${Object.entries(d.threads).map(([name, value]) => `${name} ${us(value)}`).join(', ')})`,
+      ([role, d]) => `${role} user ${us(d.user)} + system ${us(d.system)} (${Object.entries(d.threads).sort((x, y) => y[1] - x[1]).map(([name, value]) => `${name} ${us(value)}`).join(', ')})`,
     );
     out(`CPU us per call in ${key}, ${options.callers} callers: ${detail.join('; ')}`);
   }
@@ -50,7 +50,10 @@ export function printReport({ machine, options, results, auditCommits }) {
   const core = results.c;
   if (core !== undefined) {
     const { before, after } = core.memory;
-    out(`core memory: before RSS ${mib(before.rss)}, heap ${mib(before.heapUsed)} of ${mib(before.heapTotal)}; after RSS ${mib(after.rss)}, heap ${mib(after.heapUsed)} of ${mib(after.heapTotal)}; peak RSS ${mib(after.peakRss)}`);
+    out(
+      `core memory (heap after a full GC): before the calls RSS ${mib(before.rss)}, heap ${mib(before.heapUsed)} of ${mib(before.heapTotal)}; ` +
+        `after RSS ${mib(after.rss)}, heap ${mib(after.heapUsed)} of ${mib(after.heapTotal)}; peak RSS ${mib(after.peakRss)} (start-up included)`,
+    );
     out(`core audit log: ${core.audit.records} records written during the run (${core.audit.expectedCalls} calls incl. warm-up); chain ${core.audit.chain.ok ? 'intact' : `BROKEN: ${JSON.stringify(core.audit.chain)}`}`);
     out(`core replies by code: ${JSON.stringify(core.replyCodes)}; core counters at stop: ${JSON.stringify(core.coreCounters)}`);
   }

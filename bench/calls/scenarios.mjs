@@ -95,7 +95,7 @@ export async function rawRelay(ctx) {
     const callerDir = await makeSocketDir('carapace-bench-b-callers-');
     scope.add('caller socket directory', () => rm(callerDir, { recursive: true, force: true }));
     const frontPath = `${callerDir}/caller.sock`;
-    const relay = await startMeasuredProcess([RELAY, frontPath, socketDir, String(CONTAINER_UID)], { ready: 'bound', timeoutMs: CONNECT_TIMEOUT_MS, label: 'relay' });
+    const relay = await startMeasuredProcess(['--expose-gc', RELAY, frontPath, socketDir, String(CONTAINER_UID)], { ready: 'bound', timeoutMs: CONNECT_TIMEOUT_MS, label: 'relay' });
     scope.add(`relay pid ${relay.pid}`, () => relay.stop());
     const container = await startEchoContainer(ctx.runtime, ctx.imageId, socketDir, ctx.labels, ctx.containerLimits);
     scope.add(`container ${container.id}`, () => container.remove());
