@@ -36,6 +36,8 @@ export interface ImageSummary {
   readonly digests: readonly string[];
 }
 
+export type ImageRemoval = 'removed' | 'absent' | 'in-use';
+
 export interface ContainerExit {
   readonly exitCode: number;
   /** Captured output, capped so a noisy container cannot exhaust the core's memory. */
@@ -74,8 +76,7 @@ export interface ContainerRuntime extends AsyncDisposable {
   findImage(reference: string): Promise<ImageSummary | undefined>;
   /**
    * Removes one image reference (a tag, or an id), never forced: an image a container still uses
-   * stays, and the runtime's refusal is thrown. Removing an image's last tag removes the image.
-   * Resolves false when the runtime has no such image.
+   * stays (`in-use`). Removing an image's last tag removes the image. `absent`: no such image.
    */
-  removeImage(reference: string): Promise<boolean>;
+  removeImage(reference: string): Promise<ImageRemoval>;
 }

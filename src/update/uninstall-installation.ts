@@ -5,7 +5,7 @@ import { homeLabels } from '../core/container-labels.js';
 import { CarapaceError } from '../errors.js';
 import { canaryImageDefinition } from '../images/canary-image.js';
 import { composeImage } from '../images/image-builder.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { ContainerRuntime, ImageRemoval } from '../runtime/container-runtime.js';
 import { removeContainers } from '../runtime/remove-containers.js';
 import { loadLockFile } from '../trust/lock-file.js';
 import { exists, type Installation } from './installation.js';
@@ -19,39 +19,47 @@ export interface UninstallContext {
   readonly purge: boolean;
 }
 
+/** Something uninstall left in place: `failed` when it tried and could not, not when it chose to. */
+export interface KeptItem {
+  readonly what: string;
+  readonly why: string;
+  readonly failed: boolean;
+}
+
 export interface UninstallReport {
   readonly removedContainers: readonly string[];
   readonly removedImages: readonly string[];
   readonly removedPaths: readonly string[];
-  /** What stays, each with why. */
-  readonly kept: readonly { readonly what: string; readonly why: string }[];
+  readonly kept: readonly KeptItem[];
 }
 
 /**
  * Removes what Carapace put on this machine for one home: its containers, the images it pinned or
  * builds (the canary of this version too), the installation with its previous version and the
- * command link; with `purge`, the home itself. It carries on past a part it cannot remove (an image
- * another container still uses, an unreachable runtime) and reports it as kept; the caller turns a
- * non-empty `kept` list outside the home into a failure.
+ * command link; with `purge`, the home itself. Images another container still uses (another home's)
+ * stay, since they are shared, and are reported as kept. It carries on past a part it cannot remove
+ * (an unreachable runtime, a refused request), reporting it as kept with `failed`.
  */
 export async function uninstallInstallation(ctx: UninstallContext): Promise<UninstallReport> {
-  const kept: { what: string; why: string }[] = [];
+  const kept: KeptItem[] = [];
   const removedContainers: string[] = [];
   const removedImages: string[] = [];
   if ('unavailable' in ctx.runtime) {
-    kept.push({ what: 'containers and images', why: `no container runtime reachable: ${ctx.runtime.unavailable}` });
+    kept.push({ what: 'containers and images', why: `no container runtime reachable: ${ctx.runtime.unavailable}`, failed: true });
   } else {
     const runtime = ctx.runtime;
     try {
       removedContainers.push(...(await removeContainers(runtime, homeLabels(ctx.layout.home))));
     } catch (error) {
-      kept.push({ what: `containers of ${ctx.layout.home}`, why: messageOf(error) });
+      kept.push({ what: `containers of ${ctx.layout.home}`, why: messageOf(error), failed: true });
     }
     for (const reference of await imagesToRemove(ctx.layout, kept)) {
       try {
-        if (await removeImage(runtime, reference)) removedImages.push(reference);
+        const removal = await removeImage(runtime, reference);
+        if (removal === 'removed') removedImages.push(reference);
+        if (removal === 'in-use') kept.push({ what: `image ${reference}`, why: 'another container still uses it (not one of this home\'s)', failed: false });
       } catch (error) {
-        kept.push({ what: `image ${reference}`, why: messageOf(error) });
+        kept.push({ what: `image ${reference}`, why: messageOf(error), failed: true });
       }
     }
   }
@@ -71,24 +79,24 @@ export async function uninstallInstallation(ctx: UninstallContext): Promise<Unin
     await rm(ctx.layout.home, { recursive: true, force: true });
     removedPaths.push(ctx.layout.home);
   } else if (await exists(ctx.layout.home)) {
-    kept.push({ what: ctx.layout.home, why: await describeHome(ctx.layout) });
+    kept.push({ what: ctx.layout.home, why: await describeHome(ctx.layout), failed: false });
   }
   return { removedContainers, removedImages, removedPaths, kept };
 }
 
 /** Every pinned image by digest, and this version's canary (its tag is derived from its content). */
-async function imagesToRemove(layout: HomeLayout, kept: { what: string; why: string }[]): Promise<string[]> {
+async function imagesToRemove(layout: HomeLayout, kept: KeptItem[]): Promise<string[]> {
   const references: string[] = [];
   try {
     const lock = await loadLockFile(layout.lockFile);
     for (const pin of Object.values(lock.plugins)) references.push(`${pin.image}@${pin.digest}`);
   } catch (error) {
-    kept.push({ what: 'pinned plugin images', why: `${layout.lockFile} cannot be read: ${messageOf(error)}` });
+    kept.push({ what: 'pinned plugin images', why: `${layout.lockFile} cannot be read: ${messageOf(error)}`, failed: true });
   }
   try {
     references.push((await composeImage(canaryImageDefinition())).reference);
   } catch (error) {
-    kept.push({ what: 'the canary image', why: `its reference cannot be computed here: ${messageOf(error)}` });
+    kept.push({ what: 'the canary image', why: `its reference cannot be computed here: ${messageOf(error)}`, failed: true });
   }
   return references;
 }
@@ -97,12 +105,15 @@ async function imagesToRemove(layout: HomeLayout, kept: { what: string; why: str
  * Removes an image by its tags (a digest reference alone only drops that name on some runtimes),
  * then by id if it is still there; never forced, so an image another container uses stays.
  */
-async function removeImage(runtime: ContainerRuntime, reference: string): Promise<boolean> {
+async function removeImage(runtime: ContainerRuntime, reference: string): Promise<ImageRemoval> {
   const found = await runtime.findImage(reference);
-  if (found === undefined) return false;
-  for (const tag of found.tags) await runtime.removeImage(tag);
-  if ((await runtime.findImage(found.id)) !== undefined) await runtime.removeImage(found.id);
-  return true;
+  if (found === undefined) return 'absent';
+  for (const tag of found.tags) {
+    if ((await runtime.removeImage(tag)) === 'in-use') return 'in-use';
+  }
+  if ((await runtime.findImage(found.id)) === undefined) return 'removed';
+  const last = await runtime.removeImage(found.id);
+  return last === 'absent' ? 'removed' : last;
 }
 
 async function describeHome(layout: HomeLayout): Promise<string> {

@@ -55,14 +55,14 @@ describe('loadImage and findImage on Podman', () => {
     const user = await podman(['create', '--name', 'carapace-test-remove-user', image.reference]);
     expect(user.stderr).toBe('');
     try {
-      await expect(runtime.removeImage(image.reference)).rejects.toMatchObject({ code: 'RUNTIME_REQUEST_FAILED' });
+      expect(await runtime.removeImage(image.reference)).toBe('in-use');
       expect((await runtime.findImage(id))?.id).toBe(id);
     } finally {
       await podman(['rm', '--force', 'carapace-test-remove-user']);
     }
-    expect(await runtime.removeImage(image.reference)).toBe(true);
+    expect(await runtime.removeImage(image.reference)).toBe('removed');
     expect(await runtime.findImage(id)).toBeUndefined();
-    expect(await runtime.removeImage(image.reference)).toBe(false);
+    expect(await runtime.removeImage(image.reference)).toBe('absent');
     await expect(runtime.removeImage('../../containers/json?all=1')).rejects.toMatchObject({ code: 'IMAGE_REFERENCE_INVALID' });
   });
 

@@ -4,6 +4,7 @@ import { CarapaceError } from '../../src/errors.js';
 import type {
   ContainerRuntime,
   ContainerSummary,
+  ImageRemoval,
   ImageSummary,
   RuntimeDescription,
   RuntimeKind,
@@ -62,8 +63,8 @@ export class FakeRuntime implements ContainerRuntime {
     return undefined;
   }
 
-  async removeImage(): Promise<boolean> {
-    return false;
+  async removeImage(): Promise<ImageRemoval> {
+    return 'absent';
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

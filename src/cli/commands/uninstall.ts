@@ -22,8 +22,8 @@ export interface UninstallCommandOptions {
  * `carapace uninstall [--yes] [--purge]`: removes this home's containers, the images Carapace
  * pinned or built, the installation with its previous version and the command link. The home
  * (configuration, credentials, audit log, plugin data) stays unless --purge, and the output says
- * what stayed and why. Anything it could not remove outside the home makes it fail with
- * UNINSTALL_FAILED, after removing the rest.
+ * what stayed and why; so do images other containers still use. Anything it tried and could not
+ * remove makes it fail with UNINSTALL_FAILED, after removing the rest.
  */
 export async function uninstall(ctx: CommandContext, options: UninstallCommandOptions = {}): Promise<CommandResult> {
   const installation = await findInstallation(options.packageRoot);
@@ -50,7 +50,7 @@ export async function uninstall(ctx: CommandContext, options: UninstallCommandOp
     ...report.removedPaths.map((path) => `removed ${path}`),
     ...report.kept.map((kept) => `kept ${kept.what}: ${kept.why}`),
   ];
-  const leftOver = report.kept.filter((kept) => kept.what !== ctx.home);
+  const leftOver = report.kept.filter((kept) => kept.failed);
   return {
     text: lines.join('\n'),
     data: report,

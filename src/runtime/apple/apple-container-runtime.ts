@@ -8,6 +8,7 @@ import type {
   ContainerExit,
   ContainerRuntime,
   ContainerSummary,
+  ImageRemoval,
   ImageSummary,
   RuntimeDescription,
   StartOptions,
@@ -109,10 +110,11 @@ export class AppleContainerRuntime implements ContainerRuntime {
     return image.id;
   }
 
-  async removeImage(reference: string): Promise<boolean> {
+  async removeImage(reference: string): Promise<ImageRemoval> {
     const result = await this.executor.run(this.binary, ['image', 'delete', reference], { timeoutMs: CONTROL_TIMEOUT_MS });
-    if (result.exitCode === 0) return true;
-    if (NOT_FOUND.test(result.stderr)) return false;
+    if (result.exitCode === 0) return 'removed';
+    if (NOT_FOUND.test(result.stderr)) return 'absent';
+    if (/in use|being used/i.test(result.stderr)) return 'in-use';
     throw new CarapaceError('RUNTIME_REQUEST_FAILED', `container image delete ${reference} failed: ${result.stderr.trim()}`);
   }
 

@@ -5,6 +5,7 @@ import { CarapaceError, isCarapaceError } from '../../errors.js';
 import type {
   ContainerRuntime,
   ContainerSummary,
+  ImageRemoval,
   ImageSummary,
   IsolationLevel,
   RuntimeDescription,
@@ -213,7 +214,7 @@ export class DockerApiRuntime implements ContainerRuntime, ContainerControl {
     }
   }
 
-  async removeImage(reference: string): Promise<boolean> {
+  async removeImage(reference: string): Promise<ImageRemoval> {
     try {
       await this.call('removing the image', 'image', {
         path: `/images/${checkedImageReference(reference)}?`,
@@ -221,9 +222,11 @@ export class DockerApiRuntime implements ContainerRuntime, ContainerControl {
         options: { force: false, noprune: false },
         statusCodes: { 200: true, 404: 'no such image', 409: 'conflict', 500: 'server error' },
       });
-      return true;
+      return 'removed';
     } catch (error) {
-      if (isCarapaceError(error) && error.code === 'IMAGE_NOT_FOUND') return false;
+      if (isCarapaceError(error) && error.code === 'IMAGE_NOT_FOUND') return 'absent';
+      // 409: a container (of any state) still uses it, and without force it stays.
+      if (isCarapaceError(error) && error.details['statusCode'] === 409) return 'in-use';
       throw error;
     }
   }
