@@ -104,11 +104,12 @@ async function extractInside(tarball: string, cwd: string, top: string): Promise
       cwd,
       strict: true,
       preserveOwner: false,
-      chmod: true,
-      processUmask: 0o077,
       filter: (path, entry) => {
-        const ok = allowed(path, entry as ReadEntry);
+        const read = entry as ReadEntry;
+        const ok = allowed(path, read);
         if (!ok) refused.push(path);
+        // The installation is its user's alone, as install.sh's umask 077 makes it.
+        if (read.mode !== undefined) read.mode &= 0o700;
         return ok;
       },
     });

@@ -24,6 +24,7 @@ import { ReleaseServer } from './release-server.js';
 // a non-root user with fake sudo/su/doas first on PATH.
 describe('install.sh installing a signed release', { timeout: 300_000 }, () => {
   let serveRoot: string;
+  let keys: string;
   let server: ReleaseServer;
   let key: ReleaseKey;
   let otherKey: ReleaseKey;
@@ -41,7 +42,7 @@ describe('install.sh installing a signed release', { timeout: 300_000 }, () => {
     requireTool('wget', 'wget');
     serveRoot = mkdtempSync(join(tmpdir(), 'carapace-releases-'));
     server = await ReleaseServer.start(serveRoot);
-    const keys = mkdtempSync(join(tmpdir(), 'carapace-release-keys-'));
+    keys = mkdtempSync(join(tmpdir(), 'carapace-release-keys-'));
     key = createReleaseKey(keys, 'release');
     otherKey = createReleaseKey(keys, 'other');
     const first = await buildRelease({ key, out: join(serveRoot, 'v1'), url: server.url('v1') });
@@ -58,7 +59,7 @@ describe('install.sh installing a signed release', { timeout: 300_000 }, () => {
 
   afterAll(async () => {
     await server?.[Symbol.asyncDispose]();
-    for (const dir of [serveRoot, sandbox?.root]) if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    for (const dir of [serveRoot, keys, sandbox?.root]) if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
   const carapaceVersion = (): string => {

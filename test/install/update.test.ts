@@ -1,11 +1,14 @@
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { homeLabels } from '../../src/core/container-labels.js';
 import { loadLockFile } from '../../src/trust/lock-file.js';
 import type { DockerApiRuntime } from '../../src/runtime/docker-api/docker-api-runtime.js';
+import { canaryImageDefinition } from '../../src/images/canary-image.js';
+import { composeImage } from '../../src/images/image-builder.js';
+import { podman } from '../images/podman-cli.js';
 import { connectTestPodman, loadCanary, makeSocketDir, sh, testSpec } from '../support/podman-test-runtime.js';
 import { PACKAGE_VERSION, snapshotTree } from './installer-harness.js';
 import { buildRelease, copyRelease, createReleaseKey, deriveRelease, setTreeVersion, signReleaseFile, tarballOf, type ReleaseKey } from './release-fixture.js';
@@ -70,7 +73,20 @@ describe('carapace update and uninstall', { timeout: 600_000 }, () => {
     key = createReleaseKey(root, 'release');
     otherKey = createReleaseKey(root, 'other');
     await buildRelease({ key, out: join(server.root, 'v1'), url: server.url('v1') });
-    await deriveRelease(join(server.root, 'v1'), key, join(server.root, 'v2'), (tree) => setTreeVersion(tree, v2));
+    // v2's built-in plugin images and canary differ from every other test's (a comment in their
+    // inputs), so removing them at uninstall cannot touch images another test uses.
+    await deriveRelease(
+      join(server.root, 'v1'),
+      key,
+      join(server.root, 'v2'),
+      (tree) => {
+        setTreeVersion(tree, v2);
+        const marker = `update test ${root}`;
+        for (const plugin of ['echo', 'memory']) appendFileSync(join(tree, 'dist', 'plugins', plugin, 'main.js'), `// ${marker}\n`);
+        appendFileSync(join(tree, 'images', 'canary', 'probe.sh'), `# ${marker}\n`);
+      },
+      server.url('v2'),
+    );
     // v3's doctor always fails, as a release broken on this machine would.
     await deriveRelease(join(server.root, 'v1'), key, join(server.root, 'v3'), (tree) => {
       setTreeVersion(tree, v3);
@@ -172,6 +188,9 @@ describe('carapace update and uninstall', { timeout: 600_000 }, () => {
     expect(installedVersion()).toBe(v2);
     expect(installedVersion(`${installDir()}.previous`)).toBe(PACKAGE_VERSION);
     expect((await carapace(['--version'])).stdout.trim()).toBe(v2);
+    // Extracted for this user alone, as install.sh extracts with umask 077.
+    expect(statSync(join(installDir(), 'dist', 'cli', 'main.js')).mode & 0o077).toBe(0);
+    expect(statSync(join(installDir(), 'bin', 'carapace')).mode & 0o777).toBe(0o700);
     expect(Object.keys((await loadLockFile(join(home, 'carapace.lock'))).plugins).sort()).toEqual(['echo', 'memory']);
     expect(stagingLeft()).toEqual([]);
     const again = await carapace(['update', '--yes']);
@@ -196,7 +215,7 @@ describe('carapace update and uninstall', { timeout: 600_000 }, () => {
     expect(doctor.code).toBe(0);
   });
 
-  it('uninstalls: removes the containers, the pinned images and the installation, keeps the home with its credentials', async () => {
+  it('uninstalls: removes the containers, the pinned images and the installation, keeps the home with its credentials and images others use', async () => {
     const stored = await carapace(['auth', 'set', 'echo', 'API_TOKEN'], 'secret-value\n');
     expect(stored.code).toBe(0);
     // A container of this home, as a running core would leave.
@@ -204,11 +223,19 @@ describe('carapace update and uninstall', { timeout: 600_000 }, () => {
     const canary = await loadCanary(runtime);
     const leftover = await runtime.start(testSpec(canary.imageId, socketDir.path, home, { command: sh('sleep 60') }));
     const pins = Object.values((await loadLockFile(join(home, 'carapace.lock'))).plugins);
+    // v2's canary, used by a container that is not this home's: shared, so it stays.
+    const v2Canary = await composeImage(canaryImageDefinition({ imagesDir: join(installDir(), 'images') }));
+    expect(await runtime.findImage(v2Canary.reference)).toBeDefined();
+    const otherUser = await podman(['create', '--name', `carapace-update-test-${v2.replace(/\W/g, '-')}`, v2Canary.reference]);
+    expect(otherUser.exitCode).toBe(0);
 
     const run = await carapace(['uninstall', '--yes']);
+    await podman(['rm', '--force', otherUser.stdout.trim()]);
+    await runtime.removeImage(v2Canary.reference);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`removed container ${leftover.id}`);
+    expect(run.stdout).toContain(`kept image ${v2Canary.reference}: another container still uses it`);
     for (const pin of pins) expect(run.stdout).toContain(`removed image ${pin.image}@${pin.digest}`);
     expect(run.stdout).toContain(`kept ${home}: your data stays unless you pass --purge`);
     expect(run.stdout).toContain('credentials/ (1 stored credential)');
@@ -224,7 +251,7 @@ describe('carapace update and uninstall', { timeout: 600_000 }, () => {
   it('uninstall --purge removes the home too', async () => {
     const otherPrefix = join(root, 'prefix-2');
     const otherHome = join(root, 'carapace-home-2');
-    await install('v1', otherPrefix, otherHome);
+    await install('v2', otherPrefix, otherHome);
     // The test's Podman service: without it, runtime detection would start one inside the home.
     await setConfig('runtime.socket', inject('podmanSocket'), otherHome, otherPrefix);
     const run = await runCommand(join(otherPrefix, 'bin', 'carapace'), ['--home', otherHome, 'uninstall', '--yes', '--purge'], env);
