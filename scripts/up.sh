@@ -26,8 +26,9 @@ say() { printf '==> %s\n' "$*"; }
 
 # Runtime: podman, runc, static busybox (the canary image). Tests: shellcheck, nix-bin (install.sh and flake checks),
 # docker-registry (distribution 2.8, started on loopback by the registry tests; its own service is not used),
-# openssl (the registry TLS test makes its certificate).
-APT_PACKAGES=(podman runc busybox-static shellcheck nix-bin docker-registry openssl)
+# openssl (the registry TLS test makes its certificate), curl and wget (install.sh downloads with either;
+# the installer tests run both), dash (install.sh is tested under it).
+APT_PACKAGES=(podman runc busybox-static shellcheck nix-bin docker-registry openssl curl wget dash)
 PNPM_VERSION=10.34.9
 NODE_MIN_MAJOR=20
 NODE_MIN_MINOR=17

@@ -76,7 +76,9 @@ export class NodeCommandExecutor implements CommandExecutor {
   async spawnDetached(file: string, args: readonly string[], options: { readonly logPath: string }): Promise<number> {
     const log = await open(options.logPath, 'a', 0o600);
     try {
-      const child = spawn(file, [...args], { detached: true, stdio: ['ignore', log.fd, log.fd] });
+      // cwd '/': a long-lived service must not hold on to the caller's working directory. If that
+      // directory is removed later, conmon fails every container ("Failed to get working directory").
+      const child = spawn(file, [...args], { detached: true, cwd: '/', stdio: ['ignore', log.fd, log.fd] });
       const pid = await new Promise<number>((resolve, reject) => {
         child.once('error', (error) =>
           reject(new CarapaceError('RUNTIME_UNAVAILABLE', `cannot start ${file}: ${error.message}`, { cause: error })),

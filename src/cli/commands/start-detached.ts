@@ -33,6 +33,8 @@ export async function startDetached(ctx: CommandContext): Promise<CommandResult>
   try {
     const child = spawn(process.execPath, [entry, '--home', layout.home, 'start'], {
       detached: true,
+      // Like any daemon, it must not keep the caller's working directory busy (or depend on it).
+      cwd: '/',
       stdio: ['ignore', console.fd, console.fd],
       env: { ...ctx.env },
     });
