@@ -97,6 +97,10 @@ export const ERROR_CODES = [
   'UPDATE_FAILED',
   'UPDATE_ROLLBACK_FAILED',
   'UNINSTALL_FAILED',
+  // MCP clients' own configuration files (`carapace client setup|remove`)
+  'CLIENT_CONFIG_UNREADABLE',
+  'CLIENT_CONFIG_INVALID',
+  'CLIENT_CONFIG_WRITE_FAILED',
   // a bug: an invariant Carapace itself broke
   'INTERNAL',
 ] as const;

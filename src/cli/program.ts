@@ -4,6 +4,7 @@ import { resolveCarapaceHome } from '../config/carapace-home.js';
 import { CarapaceError } from '../errors.js';
 import type { ChainAnchor } from '../store/audit-chain.js';
 import { CARAPACE_VERSION } from '../version.js';
+import { addClientCommands } from './client-commands.js';
 import type { CommandContext, CommandResult } from './command-result.js';
 import { auditExport, auditTail, auditVerify, parseChainAnchor } from './commands/audit.js';
 import { authRemove, authSet, authStatus } from './commands/auth.js';
@@ -135,6 +136,7 @@ export function buildProgram(io: CliIo, deliver: (result: CommandResult) => void
   addImageCommands(program, io, run);
   addTrustCommands(program, run);
   addInstallationCommands(program, io, run);
+  addClientCommands(program, io, run);
 
   return program;
 }

@@ -26,8 +26,10 @@ export const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   daemon: ['config', 'logging', 'runtime', 'images', 'transport', 'trust', 'registry', 'store', 'credentials', 'wire', 'core', 'errors', 'version'],
   // Installation management: releases fetched, verified and swapped in; uninstall. Only the CLI uses it.
   update: ['config', 'runtime', 'images', 'trust', 'registry', 'wire', 'core', 'errors'],
+  // MCP clients' own configuration files, edited with the atomic write of config/. Only the CLI uses it.
+  clients: ['config', 'errors'],
   doctor: ['daemon', 'config', 'logging', 'runtime', 'images', 'trust', 'credentials', 'wire', 'core', 'errors', 'version'],
-  cli: ['update', 'doctor', 'daemon', 'config', 'logging', 'runtime', 'images', 'trust', 'registry', 'store', 'credentials', 'wire', 'core', 'errors', 'version'],
+  cli: ['clients', 'update', 'doctor', 'daemon', 'config', 'logging', 'runtime', 'images', 'trust', 'registry', 'store', 'credentials', 'wire', 'core', 'errors', 'version'],
 };
 
 /** Packages that do I/O, and the only layers allowed to import them. */
