@@ -56,6 +56,7 @@ export const ERROR_CODES = [
   'RATE_LIMITED',
   'CONFIRMATION_DENIED',
   'CONFIRMATION_TIMEOUT',
+  'CONFIRMATION_UNKNOWN',
   'ROUTE_UNAVAILABLE',
   'CALL_TIMEOUT',
   'PLUGIN_ERROR',
@@ -101,6 +102,8 @@ export const ERROR_CODES = [
   'CLIENT_CONFIG_UNREADABLE',
   'CLIENT_CONFIG_INVALID',
   'CLIENT_CONFIG_WRITE_FAILED',
+  // the MCP front's HTTP transport (`carapace mcp --http`)
+  'MCP_BIND_REFUSED',
   // a bug: an invariant Carapace itself broke
   'INTERNAL',
 ] as const;
@@ -124,6 +127,11 @@ export class CarapaceError extends Error {
     this.code = code;
     this.details = options.details ?? {};
   }
+}
+
+/** True when `code` (from a reply, a file) is one of Carapace's codes. */
+export function isErrorCode(code: string): code is ErrorCode {
+  return (ERROR_CODES as readonly string[]).includes(code);
 }
 
 export function isCarapaceError(value: unknown): value is CarapaceError {

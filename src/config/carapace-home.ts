@@ -18,8 +18,10 @@ export interface HomeLayout {
   readonly storage: string;
   /** The user's own plugins, one folder each with its `manifest.json`. */
   readonly plugins: string;
-  /** Where local callers (the CLI, agents) connect to make tool calls. */
+  /** Where the operator's tools (the CLI, scripts) connect to make tool calls. */
   readonly callerSocket: string;
+  /** Where agents connect (`carapace mcp`): their calls are the `agent` group's. */
+  readonly agentSocket: string;
   /** The core's lifecycle event bus (PUB). */
   readonly eventSocket: string;
   /** What the running core serves: plugins, containers, tools (`carapace status`). */
@@ -54,6 +56,7 @@ export function homeLayout(home: string): HomeLayout {
     storage: join(home, 'storage'),
     plugins: join(home, 'plugins'),
     callerSocket: join(home, 'run', 'caller.sock'),
+    agentSocket: join(home, 'run', 'agent.sock'),
     eventSocket: join(home, 'run', 'events.sock'),
     stateFile: join(home, 'run', 'core-state.json'),
     trustDir: join(home, 'trust'),

@@ -30,6 +30,7 @@ const CoreStateSchema = z.strictObject({
   updatedAt: z.string(),
   runtime: z.string(),
   callerSocket: z.string(),
+  agentSocket: z.string(),
   eventSocket: z.string(),
   plugins: z.array(PluginReportSchema),
   /** Plugins whose manifest did not load. */

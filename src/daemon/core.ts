@@ -4,7 +4,7 @@ import { homeLabels } from '../core/container-labels.js';
 import type { CoreEvent } from '../core/core-event.js';
 import { toAccessPolicy, type AccessPolicy } from '../core/pipeline/access-policy.js';
 import type { Confirmer } from '../core/pipeline/confirm.js';
-import { newCallId } from '../core/pipeline/envelope.js';
+import { newCallId, type CallerSession } from '../core/pipeline/envelope.js';
 import { CallRateLimiter } from '../core/pipeline/rate-limit.js';
 import type { PipelineContext } from '../core/pipeline/run-pipeline.js';
 import { toToolRegistry } from '../core/pipeline/tool-registry.js';
@@ -14,16 +14,20 @@ import type { Logger } from '../logging/logger.js';
 import type { ContainerRuntime, RuntimeDescription } from '../runtime/container-runtime.js';
 import { removeContainers } from '../runtime/remove-containers.js';
 import { openAuditLog } from '../store/audit-log.js';
-import { openCallerChannel } from '../transport/caller-channel.js';
+import { openCallerChannel, type CallerPeer } from '../transport/caller-channel.js';
 import { openEventPublisher } from '../transport/event-publisher.js';
 import { toResourceLimits, type CarapaceConfig } from '../wire/config.js';
 import { DEFAULT_WIRE_LIMITS } from '../wire/message.js';
 import { createAuditRecorder } from './audit-recorder.js';
 import { createCallService, type CallStats } from './call-service.js';
-import { CallerSessions, OPERATOR, PLUGIN_GROUP } from './caller-sessions.js';
+import { AGENT, CallerSessions, OPERATOR, PLUGIN_GROUP } from './caller-sessions.js';
+import { ConfirmationDesk } from './confirmation-desk.js';
+import { controlTools, withControlTools } from './control-tools.js';
 import { writeCoreState, type CoreState, type PluginReport } from './core-state.js';
 import { acquirePidLock, type CoreRecord } from './pid-lock.js';
 import { loadPluginCatalog, type CatalogedPlugin, type PluginSource } from './plugin-catalog.js';
+import { loadPluginSkills } from './plugin-skills.js';
+import { RunningCatalog } from './running-catalog.js';
 import type { ImageGateContext } from './plugin-images.js';
 import { PluginSupervisor } from './plugin-supervisor.js';
 import { Teardown } from './teardown.js';
@@ -40,7 +44,10 @@ export interface CoreDependencies {
   readonly pluginSources: readonly PluginSource[];
   /** The start gate: the pinned, verified image id to run for a plugin, or a typed refusal. */
   readonly resolveImage: (runtime: ContainerRuntime, plugin: CatalogedPlugin, context: ImageGateContext) => Promise<string>;
-  /** Who decides on high-risk calls; absent means every high-risk call is denied. */
+  /**
+   * Who decides on high-risk calls when no connection attached to (an MCP client that can elicit,
+   * a `carapace confirm` terminal); absent means such calls are denied.
+   */
   readonly confirmer?: Confirmer;
   /** Which caller groups may call which tools; by default the operator may call everything, plugins nothing. */
   readonly policy?: AccessPolicy;
@@ -59,7 +66,16 @@ export interface RunningCore extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-export const DEFAULT_POLICY_GRANTS = { [OPERATOR.group]: ['*'], [PLUGIN_GROUP]: [] } as const;
+/**
+ * By default the operator may call everything; agents every plugin tool and the control tools an
+ * MCP front needs (never `confirm_all_calls`: an agent must not approve its own calls); plugins
+ * nothing.
+ */
+export const DEFAULT_POLICY_GRANTS = {
+  [OPERATOR.group]: ['*', 'carapace.*'],
+  [AGENT.group]: ['*', 'carapace.catalog', 'carapace.skill', 'carapace.confirm_own_calls', 'carapace.decide'],
+  [PLUGIN_GROUP]: [],
+} as const;
 const DEFAULT_READY_TIMEOUT_MS = 30_000;
 
 /**
@@ -102,8 +118,11 @@ export async function startCore(deps: CoreDependencies): Promise<RunningCore> {
       log.error({ plugin: failure.plugin, err: failure.error }, 'plugin manifest rejected');
       await recorder.recordLifecycle({ event: 'plugin.rejected', plugin: failure.plugin, code: failure.error.code, detail: failure.error.message });
     }
-    const { registry, rejected } = toToolRegistry(catalog.plugins.map((plugin) => plugin.manifest));
+    const { registry: pluginTools, rejected } = toToolRegistry(catalog.plugins.map((plugin) => plugin.manifest));
     for (const error of rejected) log.error({ err: error }, 'plugin rejected by the tool registry');
+    const registry = new Map([...pluginTools, ...controlTools().map((tool) => [tool.topic, tool] as const)]);
+    const skillLoads = await Promise.all(catalog.plugins.map((plugin) => loadPluginSkills(plugin)));
+    for (const error of skillLoads.flatMap((load) => load.failures)) log.warn({ err: error }, 'plugin skill left out');
 
     const credentials = await openCredentialStore(layout.credentials);
     const context: Omit<PipelineContext, 'session'> = {
@@ -136,9 +155,19 @@ export async function startCore(deps: CoreDependencies): Promise<RunningCore> {
       onPluginRefusedFrame: (refusal) => calls.handleRefusedFrame(refusal.error, refusal.bytes, { source: refusal.plugin, group: PLUGIN_GROUP, sessionId: `plugin:${refusal.plugin}` }, refusal.reply),
       onChange: () => writeState(),
     });
+    const desk = new ConfirmationDesk(deps.confirmer);
+    const operators = new CallerSessions(OPERATOR, (session) => desk.detach(session));
+    const agents = new CallerSessions(AGENT, (session) => desk.detach(session));
+    const running = new RunningCatalog(catalog.plugins, skillLoads.flatMap((load) => load.skills), (plugin) => supervisor.dispatcher.isRunning(plugin));
+    const dispatcher = withControlTools(supervisor.dispatcher, {
+      catalog: () => running.catalog(),
+      skill: (plugin, path) => running.skill(plugin, path),
+      desk,
+      pushTo: (session) => operators.pushTo(session) ?? agents.pushTo(session),
+    });
     const calls = createCallService({
       context,
-      ports: { clock, newId: newCallId, confirmer: deps.confirmer, dispatcher: supervisor.dispatcher, audit: recorder },
+      ports: { clock, newId: newCallId, confirmer: desk, dispatcher, audit: recorder },
       recorder,
       publish,
       log,
@@ -146,20 +175,25 @@ export async function startCore(deps: CoreDependencies): Promise<RunningCore> {
     teardown.add('plugins', () => supervisor.stopAll());
     await supervisor.startAll(catalog.plugins);
 
-    const sessions = new CallerSessions();
-    const sessionOf = (peerId: string) => {
-      const { session, isNew } = sessions.sessionFor(peerId);
-      if (isNew) publish({ type: 'agent.started', at: new Date(clock.now()).toISOString(), source: session.source, group: session.group, session: session.sessionId });
-      return session;
-    };
-    const callers = await openCallerChannel({
-      socketPath: layout.callerSocket,
-      maxFrameBytes: DEFAULT_WIRE_LIMITS.maxFrameBytes,
-      onFrame: (frame, peer) => calls.handleFrame(frame, sessionOf(peer.id), peer.reply),
-      onRefusedFrame: (error, bytes, peer) => void calls.handleRefusedFrame(error, bytes, sessionOf(peer.id), peer.reply),
-      onError: (error) => log.error({ err: error }, 'caller socket error'),
-    });
-    teardown.add('caller socket', () => callers.close());
+    // Two sockets, one per caller group: which one a connection reached is its identity.
+    for (const [socketPath, sessions] of [
+      [layout.callerSocket, operators],
+      [layout.agentSocket, agents],
+    ] as const) {
+      const sessionOf = (peer: CallerPeer): CallerSession => {
+        const { session, isNew } = sessions.sessionFor(peer.id, peer.reply);
+        if (isNew) publish({ type: 'agent.started', at: new Date(clock.now()).toISOString(), source: session.source, group: session.group, session: session.sessionId });
+        return session;
+      };
+      const channel = await openCallerChannel({
+        socketPath,
+        maxFrameBytes: DEFAULT_WIRE_LIMITS.maxFrameBytes,
+        onFrame: (frame, peer) => calls.handleFrame(frame, sessionOf(peer), peer.reply),
+        onRefusedFrame: (error, bytes, peer) => void calls.handleRefusedFrame(error, bytes, sessionOf(peer), peer.reply),
+        onError: (error) => log.error({ err: error, socket: socketPath }, 'caller socket error'),
+      });
+      teardown.add(`caller socket ${socketPath}`, () => channel.close());
+    }
 
     const state = (): CoreState => ({
       pid: process.pid,
@@ -167,6 +201,7 @@ export async function startCore(deps: CoreDependencies): Promise<RunningCore> {
       updatedAt: new Date(clock.now()).toISOString(),
       runtime: `${description.kind} ${description.version}`,
       callerSocket: layout.callerSocket,
+      agentSocket: layout.agentSocket,
       eventSocket: layout.eventSocket,
       plugins: supervisor.list(),
       rejected: catalog.failures.map((failure) => ({ plugin: failure.plugin, dir: failure.dir, code: failure.error.code, message: failure.error.message })),

@@ -1,6 +1,7 @@
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CarapaceError, isCarapaceError, toCarapaceError } from '../errors.js';
+import { CONTROL_PLUGIN } from '../wire/control.js';
 import { parseJsonText } from '../wire/json.js';
 import { parseManifest, type PluginManifest } from '../wire/manifest.js';
 import { IDENTIFIER_PATTERN } from '../wire/names.js';
@@ -79,6 +80,7 @@ async function readManifest(dir: string, folderName: string): Promise<PluginMani
   const invalid = (message: string, cause?: unknown): CarapaceError =>
     new CarapaceError('MANIFEST_INVALID', `${file}: ${message}`, { cause, details: { file } });
   if (!IDENTIFIER_PATTERN.test(folderName)) throw invalid(`folder name "${folderName}" is not a plugin name (lowercase identifier)`);
+  if (folderName === CONTROL_PLUGIN) throw invalid(`the plugin name "${CONTROL_PLUGIN}" is reserved for the core's own tools`);
   // lstat first: a symlinked manifest could make the core read any file it can.
   const stats = await lstat(file).catch((error: unknown) => {
     throw invalid('cannot read the manifest', error);

@@ -1,7 +1,8 @@
 import { Dealer } from 'zeromq';
 import { CarapaceError } from '../errors.js';
 import type { JsonObject } from '../wire/json.js';
-import { parseWireReply, type WireLimits, type WireReply } from '../wire/message.js';
+import { parseCoreFrame, type ConfirmationPrompt } from '../wire/control.js';
+import type { WireLimits, WireReply } from '../wire/message.js';
 import { SendQueue } from './send-queue.js';
 
 /** What a caller may say: exactly the wire message, nothing about who it is. */
@@ -13,6 +14,12 @@ export interface CallRequest {
 export interface CallerClientOptions {
   readonly socketPath: string;
   readonly limits: WireLimits;
+  /**
+   * Called with each confirmation prompt the core pushes once this connection attached as a
+   * confirmer; answer with a `carapace.decide` call. Without a handler, prompts are ignored (the
+   * core's timeout then denies the call).
+   */
+  readonly onConfirmationPrompt?: (prompt: ConfirmationPrompt) => void;
 }
 
 /** A connection to the core's caller socket, as the CLI, a script or a benchmark uses it. */
@@ -33,7 +40,7 @@ export interface CallerClient extends AsyncDisposable {
 export function connectCallerClient(options: CallerClientOptions): CallerClient {
   const dealer = new Dealer({ linger: 0, receiveHighWaterMark: 0, sendHighWaterMark: 0 });
   dealer.connect(`ipc://${options.socketPath}`);
-  return new ZmqCallerClient(dealer, options.limits);
+  return new ZmqCallerClient(dealer, options);
 }
 
 interface Waiter {
@@ -52,7 +59,7 @@ class ZmqCallerClient implements CallerClient {
 
   constructor(
     private readonly dealer: Dealer,
-    private readonly limits: WireLimits,
+    private readonly options: CallerClientOptions,
   ) {
     void this.receive();
   }
@@ -117,7 +124,12 @@ class ZmqCallerClient implements CallerClient {
       for await (const [frame] of this.dealer) {
         if (frame === undefined) continue;
         // The core is trusted, but a reply is still parsed, not cast: a bug must not look like a result.
-        const reply = parseWireReply(frame, this.limits);
+        const parsed = parseCoreFrame(frame, this.options.limits);
+        if (parsed.kind === 'confirm') {
+          this.options.onConfirmationPrompt?.(parsed.prompt);
+          continue;
+        }
+        const reply = parsed.reply;
         const waiter = reply.correlation === null ? undefined : this.pending.get(reply.correlation);
         if (waiter !== undefined) {
           waiter.resolve(reply);

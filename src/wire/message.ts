@@ -49,7 +49,7 @@ const WireMessageSchema = z.strictObject({
  * well-formed correlation, the error's `details.correlation` holds it so the reply can carry it.
  */
 export function parseWireMessage(frame: Uint8Array, limits: WireLimits): WireMessage {
-  const value = toJsonObject(frame, limits);
+  const value = decodeJsonFrame(frame, limits);
   const result = WireMessageSchema.safeParse(value);
   if (result.success) return result.data;
   throw toWireError(result.error.issues, salvageCorrelation(value));
@@ -95,7 +95,11 @@ export function encodeWireReply(reply: WireReply): Uint8Array {
  * checks and codes as `parseWireMessage`. A plugin is as untrusted as any other container.
  */
 export function parseWireReply(frame: Uint8Array, limits: WireLimits): WireReply {
-  const value = toJsonObject(frame, limits);
+  return narrowWireReply(decodeJsonFrame(frame, limits));
+}
+
+/** `parseWireReply` for a frame already decoded by `decodeJsonFrame`. */
+export function narrowWireReply(value: JsonObject): WireReply {
   const result = WireReplySchema.safeParse(value);
   if (result.success) return result.data;
   throw toWireError(result.error.issues, salvageCorrelation(value));
@@ -105,7 +109,8 @@ export function parseWireReply(frame: Uint8Array, limits: WireLimits): WireReply
 // silently dropping bytes the sender put there.
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-function toJsonObject(frame: Uint8Array, limits: WireLimits): JsonObject {
+/** Decodes one frame as a JSON object with the size, UTF-8, key and depth checks every frame gets. */
+export function decodeJsonFrame(frame: Uint8Array, limits: WireLimits): JsonObject {
   if (frame.byteLength > limits.maxFrameBytes) {
     throw new CarapaceError('WIRE_FRAME_TOO_LARGE', `frame of ${String(frame.byteLength)} bytes exceeds ${String(limits.maxFrameBytes)}`, {
       details: { bytes: frame.byteLength, maxFrameBytes: limits.maxFrameBytes },

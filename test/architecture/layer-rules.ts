@@ -29,7 +29,9 @@ export const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   // MCP clients' own configuration files, edited with the atomic write of config/. Only the CLI uses it.
   clients: ['config', 'errors'],
   doctor: ['daemon', 'config', 'logging', 'runtime', 'images', 'trust', 'credentials', 'wire', 'core', 'errors', 'version'],
-  cli: ['clients', 'update', 'doctor', 'daemon', 'config', 'logging', 'runtime', 'images', 'trust', 'registry', 'store', 'credentials', 'wire', 'core', 'errors', 'version'],
+  // The agent front: an MCP server that reaches the core only as a caller on the agent socket.
+  mcp: ['daemon', 'config', 'wire', 'core', 'errors', 'version'],
+  cli: ['mcp', 'clients', 'update', 'doctor', 'daemon', 'config', 'logging', 'runtime', 'images', 'trust', 'registry', 'store', 'credentials', 'wire', 'core', 'errors', 'version'],
 };
 
 /** Packages that do I/O, and the only layers allowed to import them. */
@@ -47,6 +49,7 @@ export const CONFINED_PACKAGES: Readonly<Record<string, readonly string[]>> = {
   undici: ['registry', 'update'],
   pino: ['logging'],
   commander: ['cli'],
+  '@modelcontextprotocol/sdk': ['mcp'],
   'smol-toml': ['config'],
 };
 

@@ -1,10 +1,11 @@
 import { CarapaceError } from '../../errors.js';
+import { CONTROL_PLUGIN } from '../../wire/control.js';
 import { IDENTIFIER_PATTERN, TOPIC_PATTERN } from '../../wire/names.js';
 
 /**
  * Which caller groups may call which tools. Default deny: a group with no grant, or a topic no
- * grant matches, is refused. A grant is `*` (every tool), `plugin.*` (every tool of a plugin) or
- * an exact `plugin.tool`.
+ * grant matches, is refused. A grant is `*` (every plugin's tools), `plugin.*` (every tool of a
+ * plugin, `carapace.*` for the core's own) or an exact `plugin.tool`.
  */
 export interface AccessPolicy {
   readonly grants: ReadonlyMap<string, readonly string[]>;
@@ -35,5 +36,8 @@ export function toAccessPolicy(grants: Readonly<Record<string, readonly string[]
 /** True when some grant of `group` covers `topic`. */
 export function isAllowed(policy: AccessPolicy, group: string, topic: string): boolean {
   const plugin = topic.slice(0, topic.indexOf('.'));
-  return (policy.grants.get(group) ?? []).some((grant) => grant === '*' || grant === topic || grant === `${plugin}.*`);
+  // `*` means every plugin's tools, not the core's own: confirming every call, for one, must be
+  // granted by name.
+  const everyPluginTool = plugin !== CONTROL_PLUGIN;
+  return (policy.grants.get(group) ?? []).some((grant) => (grant === '*' && everyPluginTool) || grant === topic || grant === `${plugin}.*`);
 }
