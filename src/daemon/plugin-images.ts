@@ -1,11 +1,14 @@
 import type { HomeLayout } from '../config/carapace-home.js';
 import { CarapaceError } from '../errors.js';
+import type { BuildMemo } from '../images/build-memo.js';
 import { builtinPluginImage, isBuiltinPlugin } from '../images/builtin-plugins.js';
 import { ensureImage, type EnsuredImage } from '../images/ensure-image.js';
 import type { Logger } from '../logging/logger.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { loadLockFile, pinOf, toRepository, type PinnedImage } from '../trust/lock-file.js';
+import { CARAPACE_VERSION } from '../version.js';
 import type { LifecycleRecord } from './audit-recorder.js';
+import { ImageBuildMemo, imageBuildMemoFile } from './image-build-memo.js';
 import { verifyPinnedSignature } from './image-signature.js';
 import { digestMismatch, pinImage, signLocally } from './local-pins.js';
 import type { CatalogedPlugin } from './plugin-catalog.js';
@@ -55,6 +58,11 @@ export interface PreparedBuiltinImage {
  * fact about the package, not about this machine) and loads it if the runtime lacks it. When the
  * home has no pin for it yet, signs it with the local key and pins it; when it has one, the build
  * must match it. `replace` (for `carapace image build`) re-signs and re-pins a new digest instead.
+ *
+ * A plugin that is pinned is first checked through the home's build memo: when none of the image's
+ * inputs changed since they composed to the pinned digest, and the runtime holds that image, nothing
+ * is composed. Anything else (a miss that composes to another digest, no pin, `replace`) is decided
+ * by a build that recalls nothing from the memo, as it would be without one.
  */
 export async function prepareBuiltinImage(
   runtime: Pick<ContainerRuntime, 'findImage' | 'loadImage'>,
@@ -63,8 +71,36 @@ export async function prepareBuiltinImage(
   options: { readonly replace?: boolean } = {},
 ): Promise<PreparedBuiltinImage> {
   if (!isBuiltinPlugin(name)) throw new CarapaceError('IMAGE_NOT_FOUND', `no image recipe for built-in plugin ${name}`, { details: { plugin: name } });
+  const memo = await ImageBuildMemo.open(imageBuildMemoFile(context.layout));
+  try {
+    const pinned = options.replace === true ? undefined : pinOf(await loadLockFile(context.layout.lockFile), name);
+    if (pinned !== undefined) {
+      // Only a match with the pin is taken from this attempt; a mismatch or a failure (a memo gone
+      // stale in some way its fingerprints did not show) is left to the build below to decide and report.
+      const image = await ensureBuiltinImage(runtime, name, memo).catch(() => undefined);
+      if (image?.manifestDigest === pinned.digest) return { image, pin: pinned, pinned: false };
+    }
+    return await buildAndPin(runtime, name, context, memo, options);
+  } finally {
+    // The memo only saves work; a start whose image checks passed does not fail for want of it.
+    await memo.save().catch((error: unknown) => context.log?.warn({ err: error, plugin: name }, 'image build memo not saved'));
+  }
+}
+
+async function ensureBuiltinImage(runtime: Pick<ContainerRuntime, 'findImage' | 'loadImage'>, name: string, memo: BuildMemo): Promise<EnsuredImage> {
+  const definition = await builtinPluginImage(name, { memo });
+  return ensureImage(runtime, definition, { memo, builderVersion: CARAPACE_VERSION });
+}
+
+async function buildAndPin(
+  runtime: Pick<ContainerRuntime, 'findImage' | 'loadImage'>,
+  name: string,
+  context: ImageGateContext,
+  memo: ImageBuildMemo,
+  options: { readonly replace?: boolean },
+): Promise<PreparedBuiltinImage> {
   const { layout } = context;
-  const image = await ensureImage(runtime, await builtinPluginImage(name));
+  const image = await ensureBuiltinImage(runtime, name, memo.learnOnly);
   const existing = pinOf(await loadLockFile(layout.lockFile), name);
   if (existing !== undefined && existing.digest === image.manifestDigest && options.replace !== true) return { image, pin: existing, pinned: false };
   if (existing !== undefined && existing.digest !== image.manifestDigest && options.replace !== true) {

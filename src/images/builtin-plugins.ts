@@ -1,6 +1,8 @@
 import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { CarapaceError } from '../errors.js';
+import { memoKey, recallOrDerive, type BuildMemo, type Observe } from './build-memo.js';
+import { parseDefinitionJson, toDefinitionJson } from './definition-json.js';
 import type { ImageDefinition } from './image-definition.js';
 import { nodePluginImageDefinition, type PluginFile } from './node-plugin-image.js';
 import { PACKAGE_ROOT } from './package-root.js';
@@ -33,6 +35,12 @@ export interface BuiltinPluginImageOptions {
   readonly packageRoot?: string;
   /** The node binary to copy; defaults to the running one. */
   readonly nodePath?: string;
+  /**
+   * Remembers how the recipe resolved (which files, which addon, which libraries) with the
+   * fingerprints of every directory listed and file consulted to decide it; while none of them
+   * changes, the next call answers from the memo instead of listing packages and running probes.
+   */
+  readonly memo?: BuildMemo;
 }
 
 /**
@@ -45,13 +53,25 @@ export interface BuiltinPluginImageOptions {
 export async function builtinPluginImage(name: string, options: BuiltinPluginImageOptions = {}): Promise<ImageDefinition> {
   if (!isBuiltinPlugin(name)) throw new CarapaceError('IMAGE_BUILD_FAILED', `${JSON.stringify(name)} is not a built-in plugin`);
   const distDir = join(options.packageRoot ?? PACKAGE_ROOT, 'dist');
+  const nodePath = options.nodePath ?? process.execPath;
+  // The loader's environment steers ldd's answers and is no file to observe, so it is in the key.
+  const loaderEnv = ['LD_LIBRARY_PATH', 'LD_PRELOAD'].map((variable) => process.env[variable] ?? '');
+  return recallOrDerive(options.memo, {
+    key: memoKey('builtin-plugin-image/1', [name, distDir, nodePath, ...loaderEnv]),
+    derive: (observe) => deriveBuiltinPluginImage(name, distDir, nodePath, observe),
+    encode: toDefinitionJson,
+    decode: parseDefinitionJson,
+  });
+}
+
+async function deriveBuiltinPluginImage(name: BuiltinPluginName, distDir: string, nodePath: string, observe: Observe): Promise<ImageDefinition> {
   const plugin = BUILTIN_PLUGINS[name];
   const files = [
-    ...(await jsFiles(distDir, join('plugins', name), true)),
-    ...(await jsFiles(distDir, 'plugins', false)),
-    ...(await jsFiles(distDir, 'plugin-sdk', true)),
-    ...(await jsFiles(distDir, 'wire', true)),
-    ...(await jsFiles(distDir, '.', false)).filter((file) => file.imagePath === 'errors.js'),
+    ...(await jsFiles(distDir, join('plugins', name), true, observe)),
+    ...(await jsFiles(distDir, 'plugins', false, observe)),
+    ...(await jsFiles(distDir, 'plugin-sdk', true, observe)),
+    ...(await jsFiles(distDir, 'wire', true, observe)),
+    ...(await jsFiles(distDir, '.', false, observe)).filter((file) => file.imagePath === 'errors.js'),
   ];
   const entry = `plugins/${name}/main.js`;
   if (!files.some((file) => file.imagePath === entry)) {
@@ -65,22 +85,26 @@ export async function builtinPluginImage(name: string, options: BuiltinPluginIma
     packages: plugin.packages,
     entry,
     labels: { 'org.opencontainers.image.title': `carapace-plugin-${name}` },
-    ...(options.nodePath === undefined ? {} : { nodePath: options.nodePath }),
+    nodePath,
+    observe,
   });
 }
 
 /**
  * The compiled JavaScript under `dist/<dir>`: no source maps, declarations or tests, which the
- * running plugin never loads. A missing folder is an unbuilt tree, reported as such.
+ * running plugin never loads. A missing folder is an unbuilt tree, reported as such. Every
+ * directory listed is observed.
  */
-async function jsFiles(distDir: string, dir: string, recursive: boolean): Promise<PluginFile[]> {
+async function jsFiles(distDir: string, dir: string, recursive: boolean, observe: Observe): Promise<PluginFile[]> {
   const root = join(distDir, dir);
+  observe(root);
   let entries;
   try {
     entries = await readdir(root, { recursive, withFileTypes: true });
   } catch (error) {
     throw new CarapaceError('IMAGE_BUILD_FAILED', `cannot read ${root} (run pnpm build)`, { cause: error, details: { path: root } });
   }
+  if (recursive) for (const entry of entries) if (entry.isDirectory()) observe(join(entry.parentPath, entry.name));
   return entries
     .filter((entry) => entry.isFile() && entry.name.endsWith('.js') && !entry.name.endsWith('.test.js'))
     .map((entry) => {

@@ -1,13 +1,15 @@
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CarapaceError } from '../errors.js';
 import type { ContainerRuntime, ImageSummary } from '../runtime/container-runtime.js';
 import { readTarFile } from '../../test/images/tar-reader.js';
+import type { BuildMemo } from './build-memo.js';
 import { composeImage } from './image-builder.js';
 import type { ImageDefinition } from './image-definition.js';
 import { ensureImage } from './ensure-image.js';
+import { fingerprintImageInputs } from './input-fingerprint.js';
 
 const definition: ImageDefinition = {
   name: 'localhost/carapace/ensure-test',
@@ -99,5 +101,70 @@ describe('ensureImage', () => {
     runtime.failLoad = true;
     await expect(ensureImage(runtime, definition, { workDir: work })).rejects.toMatchObject({ code: 'RUNTIME_REQUEST_FAILED' });
     expect(await readdir(work)).toEqual([]);
+  });
+});
+
+describe('ensureImage with a build memo', () => {
+  const memo = (): BuildMemo & { entries: Map<string, string> } => {
+    const entries = new Map<string, string>();
+    return { entries, recall: (key) => entries.get(key), remember: (key, value) => void entries.set(key, value) };
+  };
+  const fromHost = async (content: string): Promise<ImageDefinition> => {
+    await writeFile(join(work, 'tool'), content);
+    return { ...definition, rootfs: [{ type: 'file', path: '/bin/tool', mode: 0o555, source: { hostPath: join(work, 'tool') } }] };
+  };
+  const fake = (name: string, hex: string) => ({
+    reference: `${name}:sha256-${hex.repeat(32)}`,
+    pinnedReference: `${name}@sha256:${hex.repeat(64)}`,
+    imageId: `sha256:${'c'.repeat(64)}`,
+    manifestDigest: `sha256:${hex.repeat(64)}`,
+    configDigest: `sha256:${'c'.repeat(64)}`,
+  });
+
+  it('remembers what the inputs composed to, and on a hit answers from the memo without composing', async () => {
+    const runtime = new FakeRuntime();
+    const known = memo();
+    const hostDefinition = await fromHost('#!/bin/sh\n');
+    const first = await ensureImage(runtime, hostDefinition, { workDir: work, memo: known });
+    expect(known.entries.size).toBe(1);
+    // Proof that a hit does not compose: a remembered answer no composition could give is returned as is.
+    const fingerprint = fingerprintImageInputs(hostDefinition) ?? '';
+    const planted = fake(definition.name, 'a');
+    known.entries.set(fingerprint, JSON.stringify(planted));
+    runtime.images.set(planted.reference, { id: planted.configDigest, tags: [planted.reference], digests: [] });
+    expect(await ensureImage(runtime, hostDefinition, { workDir: work, memo: known })).toEqual({ ...planted, loaded: false });
+    expect(first.manifestDigest).not.toBe(planted.manifestDigest);
+  });
+
+  it('composes again when an input changed, and when the runtime lacks the remembered image', async () => {
+    const runtime = new FakeRuntime();
+    const known = memo();
+    const first = await ensureImage(runtime, await fromHost('one\n'), { workDir: work, memo: known });
+    const changed = await ensureImage(runtime, await fromHost('two\n'), { workDir: work, memo: known });
+    expect(changed.manifestDigest).not.toBe(first.manifestDigest);
+    expect(changed).toMatchObject({ loaded: true, manifestDigest: (await composeImage(await fromHost('two\n'))).manifestDigest });
+
+    runtime.images.clear();
+    expect(await ensureImage(runtime, await fromHost('two\n'), { workDir: work, memo: known })).toMatchObject({ loaded: true });
+  });
+
+  it('ignores a remembered answer that is not well formed, or names another image, and composes', async () => {
+    const runtime = new FakeRuntime();
+    const known = memo();
+    const hostDefinition = await fromHost('x\n');
+    const fingerprint = fingerprintImageInputs(hostDefinition) ?? '';
+    const expected = (await composeImage(hostDefinition)).manifestDigest;
+    for (const planted of ['not json', JSON.stringify({ ...fake(definition.name, 'a'), manifestDigest: 'sha256:zz' }), JSON.stringify(fake('localhost/other', 'a'))]) {
+      known.entries.set(fingerprint, planted);
+      runtime.images.set(fake('localhost/other', 'a').reference, { id: `sha256:${'c'.repeat(64)}`, tags: [], digests: [] });
+      expect((await ensureImage(runtime, hostDefinition, { workDir: work, memo: known })).manifestDigest).toBe(expected);
+    }
+  });
+
+  it('uses no memo for inputs it cannot fingerprint, and fails as a build without one', async () => {
+    const known = memo();
+    const missing: ImageDefinition = { ...definition, rootfs: [{ type: 'file', path: '/bin/tool', mode: 0o555, source: { hostPath: join(work, 'absent') } }] };
+    await expect(ensureImage(new FakeRuntime(), missing, { workDir: work, memo: known })).rejects.toMatchObject({ code: 'IMAGE_BUILD_FAILED' });
+    expect(known.entries.size).toBe(0);
   });
 });

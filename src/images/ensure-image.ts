@@ -3,12 +3,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CarapaceError, toCarapaceError } from '../errors.js';
 import type { ContainerRuntime, ImageSummary } from '../runtime/container-runtime.js';
+import type { BuildMemo } from './build-memo.js';
 import { composeImage, writeImageArchive, type ComposeImageOptions } from './image-builder.js';
 import type { ImageDefinition } from './image-definition.js';
+import { fingerprintImageInputs } from './input-fingerprint.js';
+import { toContentTag } from './oci-image.js';
 
 export interface EnsureImageOptions extends ComposeImageOptions {
   /** Parent of the temporary directory the archive is written to; defaults to the OS temp dir. */
   readonly workDir?: string;
+  /**
+   * Remembers the digests the definition's inputs composed to, keyed by their fingerprint: when no
+   * input changed and the runtime holds that image, nothing is read or composed. Only for callers
+   * that hold the answer to a digest they already trust (a pin), since it skips the composition.
+   */
+  readonly memo?: BuildMemo;
+  /** Part of the memo key: the builder's version as the caller knows it. */
+  readonly builderVersion?: string;
 }
 
 export interface EnsuredImage {
@@ -29,14 +40,21 @@ export interface EnsuredImage {
 
 /**
  * Makes sure `runtime` holds exactly the image `definition` describes. The image is composed first
- * (cheap: reading the inputs and hashing), so the check is on content, never on a tag alone: a
- * runtime image under our name but with another id is replaced by loading ours.
+ * (reading the inputs and hashing), so the check is on content, never on a tag alone: a runtime
+ * image under our name but with another id is replaced by loading ours. With a memo, inputs whose
+ * fingerprint composed before skip the composition, and still need the runtime to hold that id.
  */
 export async function ensureImage(
   runtime: Pick<ContainerRuntime, 'findImage' | 'loadImage'>,
   definition: ImageDefinition,
   options: EnsureImageOptions = {},
 ): Promise<EnsuredImage> {
+  // Fingerprinted before anything is read: a file that changes during the composition then leaves
+  // an entry under its old fingerprint, which the next start misses, never a stale hit.
+  const fingerprint = options.memo === undefined ? undefined : fingerprintImageInputs(definition, options);
+  const known = fingerprint === undefined || options.memo === undefined ? undefined : recallDigests(options.memo, fingerprint, definition.name);
+  if (known !== undefined && isSameImage(await runtime.findImage(known.reference), known.configDigest)) return { ...known, loaded: false };
+
   const image = await composeImage(definition, options);
   const result = {
     reference: image.reference,
@@ -45,6 +63,7 @@ export async function ensureImage(
     manifestDigest: image.manifestDigest,
     configDigest: image.configDigest,
   };
+  if (fingerprint !== undefined) options.memo?.remember(fingerprint, JSON.stringify(result));
   if (isSameImage(await runtime.findImage(image.reference), image.configDigest)) return { ...result, loaded: false };
 
   const dir = await mkdtemp(join(options.workDir ?? tmpdir(), 'carapace-image-'));
@@ -66,6 +85,26 @@ export async function ensureImage(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+type ImageDigests = Omit<EnsuredImage, 'loaded'>;
+
+const DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
+
+/** The digests remembered for `fingerprint`, if they are well formed and name this image. */
+function recallDigests(memo: BuildMemo, fingerprint: string, name: string): ImageDigests | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(memo.recall(fingerprint) ?? 'null');
+  } catch {
+    return undefined; // not JSON: a miss, overwritten by this composition
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { reference, pinnedReference, imageId, manifestDigest, configDigest } = value as Record<string, unknown>;
+  if (typeof manifestDigest !== 'string' || !DIGEST_PATTERN.test(manifestDigest)) return undefined;
+  if (typeof configDigest !== 'string' || !DIGEST_PATTERN.test(configDigest) || imageId !== configDigest) return undefined;
+  if (reference !== `${name}:${toContentTag(manifestDigest)}` || pinnedReference !== `${name}@${manifestDigest}`) return undefined;
+  return { reference, pinnedReference, imageId, manifestDigest, configDigest };
 }
 
 async function loadImage(runtime: Pick<ContainerRuntime, 'loadImage'>, archivePath: string): Promise<string> {

@@ -1,4 +1,5 @@
 import { CarapaceError } from '../errors.js';
+import type { Observe } from './build-memo.js';
 import type { ImageDefinition, RootfsEntry } from './image-definition.js';
 import { collectRuntimePackages } from './npm-runtime-files.js';
 import { PACKAGE_ROOT } from './package-root.js';
@@ -48,6 +49,8 @@ export interface NodePluginImageInput {
   /** Where package lookup starts; defaults to Carapace's package root. */
   readonly packageSearchDir?: string;
   readonly ldd?: string;
+  /** Told every directory listed and file read to decide what the image holds (see build-memo.ts). */
+  readonly observe?: Observe;
   /**
    * The plugin's `manifest.json` and its skills, placed at /carapace/manifest.json and
    * /carapace/<imagePath> (imagePath as the manifest lists the skill, e.g. `skills/use.md`), so an
@@ -71,8 +74,12 @@ export async function nodePluginImageDefinition(input: NodePluginImageInput): Pr
   const packages = await collectRuntimePackages(input.packages, {
     searchFrom: input.packageSearchDir ?? PACKAGE_ROOT,
     nodePath,
+    ...(input.observe === undefined ? {} : { observe: input.observe }),
   });
-  const libraries = await listSharedLibraries([nodePath, ...packages.flatMap((pkg) => pkg.addons)], input.ldd === undefined ? {} : { ldd: input.ldd });
+  const libraries = await listSharedLibraries([nodePath, ...packages.flatMap((pkg) => pkg.addons)], {
+    ...(input.ldd === undefined ? {} : { ldd: input.ldd }),
+    ...(input.observe === undefined ? {} : { observe: input.observe }),
+  });
 
   const app = NODE_PLUGIN_IMAGE.appDir;
   const rootfs: RootfsEntry[] = [

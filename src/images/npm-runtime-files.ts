@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
+import type { Dirent } from 'node:fs';
 import { readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { CarapaceError } from '../errors.js';
+import type { Observe } from './build-memo.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -34,7 +36,7 @@ interface RuntimePackageRule {
   /** Packages its loaded files require (not its build-time dependencies, such as node-addon-api). */
   readonly dependencies: readonly string[];
   /** Files decided by asking the host's node what it loads, rather than by path. */
-  readonly resolveNative?: (dir: string, nodePath: string) => Promise<PackageFile[]>;
+  readonly resolveNative?: (dir: string, nodePath: string, observe: Observe) => Promise<PackageFile[]>;
 }
 
 const isPackageJson = (path: string): boolean => path === 'package.json';
@@ -69,6 +71,8 @@ export interface CollectPackagesOptions {
   readonly searchFrom: string;
   /** The node that will run them; it decides which prebuilt addon loads. */
   readonly nodePath: string;
+  /** Told every directory listed and every file the choice of files depends on (see build-memo.ts). */
+  readonly observe?: Observe;
 }
 
 /**
@@ -77,6 +81,7 @@ export interface CollectPackagesOptions {
  * Sorted by package name; throws IMAGE_BUILD_FAILED for a package with no rule or not installed.
  */
 export async function collectRuntimePackages(names: readonly string[], options: CollectPackagesOptions): Promise<PackageRuntimeFiles[]> {
+  const observe = options.observe ?? (() => undefined);
   const collected = new Map<string, PackageRuntimeFiles>();
   const pending: Array<{ name: string; from: string }> = names.map((name) => ({ name, from: options.searchFrom }));
   for (let next = pending.shift(); next !== undefined; next = pending.shift()) {
@@ -89,9 +94,9 @@ export async function collectRuntimePackages(names: readonly string[], options: 
         details: { package: name },
       });
     }
-    const dir = await findPackageDir(name, from);
-    const kept: PackageFile[] = (await listFiles(dir)).filter(rule.keep).map((path) => ({ path, hostPath: join(dir, ...path.split('/')) }));
-    const native = rule.resolveNative === undefined ? [] : await rule.resolveNative(dir, options.nodePath);
+    const dir = await findPackageDir(name, from, observe);
+    const kept: PackageFile[] = (await listFiles(dir, observe)).filter(rule.keep).map((path) => ({ path, hostPath: join(dir, ...path.split('/')) }));
+    const native = rule.resolveNative === undefined ? [] : await rule.resolveNative(dir, options.nodePath, observe);
     const byPath = new Map<string, PackageFile>(kept.map((file) => [file.path, file]));
     for (const file of native) byPath.set(file.path, file);
     const files = [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -102,9 +107,14 @@ export async function collectRuntimePackages(names: readonly string[], options: 
   return [...collected.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** Node's package lookup: `node_modules/<name>` in `from`, then in each parent, resolved to its real path. */
-export async function findPackageDir(name: string, from: string): Promise<string> {
+/**
+ * Node's package lookup: `node_modules/<name>` in `from`, then in each parent, resolved to its real
+ * path. Each node_modules looked in is observed: a package appearing in, or re-linked from, one of
+ * them changes its list of entries.
+ */
+export async function findPackageDir(name: string, from: string, observe: Observe = () => undefined): Promise<string> {
   for (let dir = from; ; dir = dirname(dir)) {
+    observe(join(dir, 'node_modules'));
     const candidate = join(dir, 'node_modules', name);
     try {
       if ((await stat(join(candidate, 'package.json'))).isFile()) return await realpath(candidate);
@@ -116,13 +126,22 @@ export async function findPackageDir(name: string, from: string): Promise<string
   throw new CarapaceError('IMAGE_BUILD_FAILED', `package ${name} is not installed under ${from} or any parent`, { details: { package: name, from } });
 }
 
-/** Every regular file under `dir`, relative and `/`-separated, sorted; nested node_modules and symlinks are left out. */
-async function listFiles(dir: string): Promise<string[]> {
+/**
+ * Every regular file under `dir`, relative and `/`-separated, sorted; nested node_modules and
+ * symlinks are left out. `dir` and every directory listed under it are observed.
+ */
+async function listFiles(dir: string, observe: Observe): Promise<string[]> {
+  observe(dir);
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const inPackage = (path: string): boolean => !path.split('/').includes('node_modules');
+  const relativePath = (entry: Dirent): string => relative(dir, join(entry.parentPath, entry.name)).split(sep).join('/');
+  for (const entry of entries) {
+    if (entry.isDirectory() && inPackage(relativePath(entry))) observe(join(entry.parentPath, entry.name));
+  }
   return entries
     .filter((entry) => entry.isFile())
-    .map((entry) => relative(dir, join(entry.parentPath, entry.name)).split(sep).join('/'))
-    .filter((path) => !path.split('/').includes('node_modules'))
+    .map(relativePath)
+    .filter(inPackage)
     .sort();
 }
 
@@ -133,7 +152,10 @@ async function listFiles(dir: string): Promise<string[]> {
  * child process and reports the addon it got. The image carries that addon and a manifest listing
  * only it, so the loader in the container makes the same choice without trying absent files.
  */
-async function resolveZeromqAddon(dir: string, nodePath: string): Promise<PackageFile[]> {
+async function resolveZeromqAddon(dir: string, nodePath: string, observe: Observe): Promise<PackageFile[]> {
+  // What the loader's choice depends on: the node binary (ABI, platform, libc) and the addons the
+  // build manifest lists, as read by load-addon.js.
+  for (const input of [nodePath, join(dir, 'build', 'manifest.json'), join(dir, 'lib', 'load-addon.js')]) observe(input);
   const probe = "require(process.argv[1]); process.stdout.write(JSON.stringify(Object.keys(require.cache).filter((f) => f.endsWith('.node'))));";
   let loaded: unknown;
   try {

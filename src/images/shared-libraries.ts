@@ -2,13 +2,19 @@ import { execFile } from 'node:child_process';
 import { posix } from 'node:path';
 import { promisify } from 'node:util';
 import { CarapaceError } from '../errors.js';
+import type { Observe } from './build-memo.js';
 
 const execFileAsync = promisify(execFile);
 
 export interface SharedLibraryOptions {
   /** The `ldd` to run; defaults to the one on PATH. */
   readonly ldd?: string;
+  /** Told what ldd's answers depend on: each binary and the loader's cache (see build-memo.ts). */
+  readonly observe?: Observe;
 }
+
+/** The cache ldconfig rewrites whenever libraries are installed or removed; the loader searches it first. */
+const LOADER_CACHE = '/etc/ld.so.cache';
 
 /**
  * The shared libraries (and the dynamic loader) the host's dynamic linker resolves for each binary,
@@ -21,7 +27,9 @@ export interface SharedLibraryOptions {
  */
 export async function listSharedLibraries(binaries: readonly string[], options: SharedLibraryOptions = {}): Promise<string[]> {
   const found = new Set<string>();
+  options.observe?.(LOADER_CACHE);
   for (const binary of binaries) {
+    options.observe?.(binary);
     let stdout: string;
     try {
       ({ stdout } = await execFileAsync(options.ldd ?? 'ldd', [binary], { maxBuffer: 1024 * 1024, timeout: 30_000 }));

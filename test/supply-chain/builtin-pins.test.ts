@@ -1,7 +1,8 @@
-import { lstat, readFile } from 'node:fs/promises';
+import { lstat, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HomeLayout } from '../../src/config/carapace-home.js';
+import { imageBuildMemoFile } from '../../src/daemon/image-build-memo.js';
 import { signLocally } from '../../src/daemon/local-pins.js';
 import { DockerApiRuntime } from '../../src/runtime/docker-api/docker-api-runtime.js';
 import { loadLockFile, pinOf, updateLockFile, withPin, type LockFile } from '../../src/trust/lock-file.js';
@@ -62,9 +63,22 @@ describe('built-in plugin images: pinned at the first start, held to the pin aft
     expect(lifecycleRecords(layout).filter((record) => record.topic === 'image.pinned')).toHaveLength(2);
     const cache = JSON.parse(await readFile(layout.verificationCacheFile, 'utf8')) as { entries: { result: { digest: string } }[] };
     expect(cache.entries.map((entry) => entry.result.digest)).toContain(pinOf(firstLock, 'echo')?.digest);
+    // What the builds learned (recipes, digests) is kept owner-only, so this start composed nothing.
+    expect((await lstat(imageBuildMemoFile(layout))).mode & 0o777).toBe(0o600);
+    const memo = JSON.parse(await readFile(imageBuildMemoFile(layout), 'utf8')) as { entries: { value: string }[] };
+    expect(memo.entries.some((entry) => entry.value.includes(pinOf(firstLock, 'echo')?.digest ?? '-'))).toBe(true);
+  });
+
+  it('ignores a corrupt build memo: the start checks the package against the pin again, runs, and rewrites the memo', async () => {
+    await writeFile(imageBuildMemoFile(layout), '{"version":1,"entries":[{"key":"tampered"', { mode: 0o600 });
+    const { plugins } = await startAndReport();
+    expect(plugins.every((plugin) => plugin.state === 'running')).toBe(true);
+    const memo = JSON.parse(await readFile(imageBuildMemoFile(layout), 'utf8')) as { entries: { value: string }[] };
+    expect(memo.entries.some((entry) => entry.value.includes(pinOf(firstLock, 'memory')?.digest ?? '-'))).toBe(true);
   });
 
   it('refuses a built-in whose pin is not what the package builds (IMAGE_DIGEST_MISMATCH), with no container, while the others serve', async () => {
+    // The build memo remembers that the package builds to the old pin; it must not decide for the new one.
     const other = `sha256:${'e'.repeat(64)}`;
     await signLocally(layout, other);
     await updateLockFile(layout.lockFile, (lock) => withPin(lock, 'echo', { ...(pinOf(lock, 'echo') ?? never()), digest: other, bundle: `bundles/sha256-${'e'.repeat(64)}.sigstore.json` }));
