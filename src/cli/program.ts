@@ -6,6 +6,7 @@ import type { ChainAnchor } from '../store/audit-chain.js';
 import { CARAPACE_VERSION } from '../version.js';
 import { addClientCommands } from './client-commands.js';
 import type { CommandContext, CommandResult } from './command-result.js';
+import { addAgentCommands } from './agent-commands.js';
 import { auditExport, auditTail, auditVerify, parseChainAnchor } from './commands/audit.js';
 import { authRemove, authSet, authStatus } from './commands/auth.js';
 import { configGet, configSet, configShow } from './commands/config.js';
@@ -18,7 +19,7 @@ import { pluginAdd } from './commands/plugin-add.js';
 import { startDetached } from './commands/start-detached.js';
 import { uninstall } from './commands/uninstall.js';
 import { terminalQuestion, update } from './commands/update.js';
-import { createPromptConfirmer } from './prompt-confirmer.js';
+import { terminalConfirmer } from './terminal-confirmer.js';
 import { parsePositiveInteger } from './parse-arguments.js';
 import { readSecret, type SecretSource } from './secret-input.js';
 import { addImageCommands, addTrustCommands } from './supply-chain-commands.js';
@@ -137,6 +138,7 @@ export function buildProgram(io: CliIo, deliver: (result: CommandResult) => void
   addTrustCommands(program, run);
   addInstallationCommands(program, io, run);
   addClientCommands(program, io, run);
+  addAgentCommands(program, io, run);
 
   return program;
 }
@@ -159,22 +161,6 @@ function addInstallationCommands(program: Command, io: CliIo, run: Run): void {
     .option('-y, --yes', 'remove without asking')
     .option('--purge', 'also remove the Carapace home: configuration, credentials, audit log, plugin data')
     .action(run(async (ctx, options: { yes?: boolean; purge?: boolean }) => uninstall(ctx, { ...options, ask })));
-}
-
-/**
- * High-risk calls are confirmed on the terminal the foreground core runs in; without one (piped,
- * detached, CI) there is no one to ask, and they are denied.
- */
-function terminalConfirmer(io: CliIo): { confirmer?: ReturnType<typeof createPromptConfirmer> } {
-  const stdin = io.stdin?.();
-  if (stdin === undefined || !stdin.isTTY) return {};
-  const output = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      io.stderr(chunk.toString('utf8'));
-      done();
-    },
-  });
-  return { confirmer: createPromptConfirmer({ input: stdin.stream, output }) };
 }
 
 export type Run = <A extends unknown[]>(
