@@ -1,7 +1,7 @@
 import { mkdtemp, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Subscriber } from 'zeromq';
+import { Dealer, Subscriber } from 'zeromq';
 import { describe, expect, it } from 'vitest';
 import type { CarapaceError } from '../errors.js';
 import { encodeWireReply, type WireReply } from '../wire/message.js';
@@ -40,6 +40,37 @@ describe('caller channel and client over a real ipc socket', () => {
     expect(peersSeen.size).toBe(2);
     expect((a as Extract<WireReply, { ok: true }>).result).toMatchObject({ args: { n: 1 } });
     expect((b as Extract<WireReply, { ok: true }>).result).toMatchObject({ args: { n: 2 } });
+  });
+
+  it('keeps trying a reply a live but slow connection does not take in time, so nothing is dropped', async () => {
+    const dir = await ownerOnlyDir();
+    const replies = 1500;
+    const failures: unknown[] = [];
+    await using channel = await openCallerChannel({
+      socketPath: join(dir, 'caller.sock'),
+      maxFrameBytes: 1024,
+      sendTimeoutMs: 100,
+      onFrame: async (_frame, peer) => {
+        const bulk = new Uint8Array(16 * 1024);
+        await Promise.all(Array.from({ length: replies }, () => peer.reply(bulk).catch((error: unknown) => void failures.push(error))));
+      },
+      onRefusedFrame: () => undefined,
+      onError: () => undefined,
+    });
+    // A peer that holds at most one message and reads nothing for 250 ms: the queue behind it fills
+    // and the channel's sends time out (100 ms) more than once before the peer starts reading.
+    const slow = new Dealer({ linger: 0, receiveHighWaterMark: 1, receiveTimeout: 5000 });
+    slow.connect(`ipc://${channel.socketPath}`);
+    try {
+      await slow.send('go');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      let received = 0;
+      for await (const _frame of slow) if (++received === replies) break;
+      expect(received).toBe(replies);
+      expect(failures).toEqual([]);
+    } finally {
+      slow.close();
+    }
   });
 
   it('refuses an oversized frame with a typed error and keeps the connection', async () => {

@@ -23,7 +23,7 @@ export interface CallerChannelOptions {
   readonly maxFrameBytes: number;
   /** ZMQ_MAXMSGSIZE: above this libzmq drops the connection before buffering. Default 4 x maxFrameBytes. */
   readonly disconnectAboveBytes?: number;
-  /** A send the peer does not take within this time fails with `ROUTE_UNAVAILABLE`. Default 5000. */
+  /** How long one try of a send may wait for the peer; after four tries the reply is `ROUTE_UNAVAILABLE`. Default 5000. */
   readonly sendTimeoutMs?: number;
   readonly onFrame: (frame: Uint8Array, peer: CallerPeer) => void | Promise<void>;
   /** An oversized or multi-part message; the connection is kept so the peer can be told why. */
@@ -38,6 +38,8 @@ export interface CallerChannel extends AsyncDisposable {
 }
 
 const DEFAULT_SEND_TIMEOUT_MS = 5000;
+/** Tries per reply before it counts as undelivered: a reply is dropped only after this many timeouts. */
+const SEND_ATTEMPTS = 4;
 
 /**
  * Binds the socket through which local callers (the CLI, later agents) make tool calls: one
@@ -114,14 +116,19 @@ class ZmqCallerChannel implements CallerChannel {
 
   private sendTo(routingId: Buffer, bytes: Uint8Array): Promise<void> {
     return this.queue.enqueue(async () => {
-      if (this.closed) throw new CarapaceError('ROUTE_UNAVAILABLE', 'the caller socket is closed');
-      try {
-        await this.router.send([routingId, bytes]);
-      } catch (error) {
-        throw new CarapaceError('ROUTE_UNAVAILABLE', 'a caller did not take its reply', {
-          cause: error,
-          details: { reason: (error as { code?: unknown }).code ?? 'unknown' },
-        });
+      for (let attempt = 1; ; attempt++) {
+        if (this.closed) throw new CarapaceError('ROUTE_UNAVAILABLE', 'the caller socket is closed');
+        try {
+          await this.router.send([routingId, bytes]);
+          return;
+        } catch (error) {
+          const reason = (error as { code?: unknown }).code ?? 'unknown';
+          // EAGAIN is a live connection that took nothing within the send timeout: on a starved
+          // machine (or a writability wake-up libzmq's edge-triggered fd let slip) the next try
+          // usually goes straight through. A connection that is gone (EHOSTUNREACH) is final.
+          if (reason === 'EAGAIN' && attempt < SEND_ATTEMPTS) continue;
+          throw new CarapaceError('ROUTE_UNAVAILABLE', 'a caller did not take its reply', { cause: error, details: { reason, attempts: attempt } });
+        }
       }
     });
   }
