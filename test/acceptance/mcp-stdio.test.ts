@@ -4,9 +4,10 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { ElicitRequestSchema, ToolListChangedNotificationSchema, type CallToolResult, type ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectToCore } from '../../src/daemon/core-client.js';
+import { connectAsAgent, connectToCore } from '../../src/daemon/core-client.js';
 import { openAuditReader } from '../../src/store/audit-reader.js';
 import { CONTROL_TOPICS, type ConfirmationPrompt } from '../../src/wire/control.js';
+import { runCliProcess } from '../support/cli-process.js';
 import { startTestCore, type TestCore } from '../support/core-harness.js';
 import { podmanSocket } from '../support/podman.js';
 
@@ -156,11 +157,27 @@ describe('carapace mcp over stdio', () => {
       using audit = openAuditReader(harness.layout.auditFile);
       expect(audit.verify().ok).toBe(true);
       const deletes = audit.tail(100_000).filter((record) => record.topic === 'memory.delete');
-      expect(deletes.every((record) => record.group === 'agent' && record.source === 'agent')).toBe(true);
+      expect(deletes.every((record) => record.group === 'agent' && record.caller === 'agent' && record.source === 'memory')).toBe(true);
       const decisions = deletes.map((record) => `${record.kind}:${record.decision ?? ''}:${record.code ?? ''}`);
       expect(decisions).toEqual(
         expect.arrayContaining(['intent:confirmed:', 'refusal:denied:CONFIRMATION_DENIED', 'refusal:denied:CONFIRMATION_TIMEOUT']),
       );
+    });
+  });
+
+  describe('the agent socket', () => {
+    it('never lets an agent confirm every call, or answer a prompt that was not put to it', async () => {
+      await using agent = connectAsAgent(harness.layout);
+      const attach = await agent.call({ topic: CONTROL_TOPICS.confirmAllCalls, arguments: {} }, 5000);
+      expect(attach.ok ? 'OK' : attach.error.code).toBe('UNAUTHORIZED');
+      const decide = await agent.call({ topic: CONTROL_TOPICS.decide, arguments: { call: 'a-call-of-someone-else', approve: true } }, 5000);
+      expect(decide.ok ? 'OK' : decide.error.message).toContain('CONFIRMATION_UNKNOWN');
+    });
+
+    it('carapace confirm refuses to run without a terminal, so a pipe cannot approve unseen', async () => {
+      const result = await runCliProcess(['--home', harness.home, '--json', 'confirm']);
+      expect(result.code).toBe(2);
+      expect(JSON.parse(result.stdout)).toMatchObject({ error: { code: 'CLI_USAGE' } });
     });
   });
 

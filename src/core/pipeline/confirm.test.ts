@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../test/support/pipeline-fakes.js';
+import { CarapaceError } from '../../errors.js';
 import { parseManifest } from '../../wire/manifest.js';
 import { createSanitizer } from '../sanitizer.js';
 import { confirmCall, type ConfirmationRequest } from './confirm.js';
@@ -40,5 +41,15 @@ describe('confirmCall', () => {
     expect(asked).toEqual([
       { callId: 'call-7', topic: 'mail.send', description: 'Send a mail.', source: 'agent-1', group: 'agents', session: 's-1', arguments: { body: 'my [REDACTED:credential]' } },
     ]);
+  });
+
+  it('keeps a denial the confirmer explains, and hides the message of any other failure', async () => {
+    const envelope = constructEnvelope({ topic: 'mail.send', correlation: 'c', arguments: {} }, session, options.clock, () => 'call-8');
+    const explained = { confirm: () => Promise.reject(new CarapaceError('CONFIRMATION_DENIED', 'mail.send is high risk and no confirmer is attached')) };
+    await expect(confirmCall(envelope, registered(0), explained, options)).rejects.toMatchObject({ code: 'CONFIRMATION_DENIED', message: 'mail.send is high risk and no confirmer is attached' });
+    const broken = { confirm: () => Promise.reject(new Error('/dev/tty: input/output error')) };
+    const error: unknown = await confirmCall(envelope, registered(0), broken, options).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'CONFIRMATION_DENIED' });
+    expect((error as Error).message).not.toContain('/dev/tty');
   });
 });

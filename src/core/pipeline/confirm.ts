@@ -1,4 +1,4 @@
-import { CarapaceError } from '../../errors.js';
+import { CarapaceError, isCarapaceError } from '../../errors.js';
 import type { JsonValue } from '../../wire/json.js';
 import type { Clock } from '../clock.js';
 import type { Sanitizer } from '../sanitizer.js';
@@ -66,7 +66,9 @@ export async function confirmCall(
   try {
     answer = await raceTimeout((signal) => confirmer.confirm(request, { timeoutMs: options.timeoutMs, signal }), options.timeoutMs, options.clock);
   } catch (error) {
-    // The adapter's message stays out of the reply: it may describe the host.
+    // A denial the confirmer explains (no one attached to ask) is its own; any other failure's
+    // message stays out of the reply: it may describe the host.
+    if (isCarapaceError(error) && error.code === 'CONFIRMATION_DENIED') throw error;
     throw new CarapaceError('CONFIRMATION_DENIED', `the confirmer failed, so ${envelope.topic} is denied`, { cause: error });
   }
   if (answer.timedOut) {
