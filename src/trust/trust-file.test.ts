@@ -22,6 +22,15 @@ describe('trust files', () => {
     expect(await readdir(dir)).toEqual(['policy.json']);
   });
 
+  it('a cache write (not durable) still replaces the file whole, 0600, with no temp file left', async () => {
+    const file = join(dir, 'verified.json');
+    await writeTrustFile(file, 'old', { durable: false });
+    await writeTrustFile(file, 'new', { durable: false });
+    expect(await readTrustFile(file)).toBe('new');
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect(await readdir(dir)).toEqual(['verified.json']);
+  });
+
   it('exclusive writes never replace an existing file and say EEXIST', async () => {
     const file = join(dir, 'key.pem');
     await writeTrustFile(file, 'first', { exclusive: true });

@@ -87,12 +87,18 @@ async function readTrustFileOnce(file: string, options: ReadTrustFileOptions): P
 export interface WriteTrustFileOptions {
   /** Fail with EEXIST instead of replacing an existing file (a key created by a concurrent process wins). */
   readonly exclusive?: boolean;
+  /**
+   * False for caches: no fsync of the file or its directory. The rename still replaces the file
+   * atomically for readers; only a crash can lose the write or leave an empty file, which a cache
+   * reads as empty. The fsyncs cost 25-200 ms on a busy disk, on the path of a plugin's first start.
+   */
+  readonly durable?: boolean;
 }
 
 /**
  * Replaces `file` with `data`, mode 0600, so a reader sees the old content or the new, never half:
  * a temp file beside it (O_EXCL|O_NOFOLLOW), fsync, rename (or link, when `exclusive`), fsync of the
- * directory. Any failure removes the temp file and leaves `file` as it was.
+ * directory (no fsyncs when not `durable`). Any failure removes the temp file and leaves `file` as it was.
  */
 export async function writeTrustFile(file: string, data: string, options: WriteTrustFileOptions = {}): Promise<void> {
   const directory = dirname(file);
@@ -103,7 +109,7 @@ export async function writeTrustFile(file: string, data: string, options: WriteT
     // The umask can only clear bits, but make the mode exact rather than rely on that.
     await handle.chmod(0o600);
     await handle.writeFile(data, 'utf8');
-    await handle.sync();
+    if (options.durable !== false) await handle.sync();
     await handle.close();
     handle = undefined;
     if (options.exclusive === true) {
@@ -120,7 +126,7 @@ export async function writeTrustFile(file: string, data: string, options: WriteT
     if ((error as NodeJS.ErrnoException).code === 'EEXIST' && options.exclusive === true) throw error;
     throw unavailable(`cannot write ${file}`, file, error);
   }
-  await syncDirectory(directory);
+  if (options.durable !== false) await syncDirectory(directory);
 }
 
 async function syncDirectory(directory: string): Promise<void> {

@@ -54,7 +54,8 @@ export class VerificationCache {
   }
 
   /**
-   * Stores a pass and rewrites the file atomically (0600), merged with what is on disk now: plugins
+   * Stores a pass and rewrites the file atomically (0600, not fsynced: a lost write costs one
+   * re-verification), merged with what is on disk now: plugins
    * verify in parallel, each through its own cache object, and none should drop another's entry.
    * Writers in this process queue; across processes the last writer wins, which costs at most a
    * re-verification. Keeps the newest MAX_ENTRIES.
@@ -77,7 +78,7 @@ export class VerificationCache {
         merged.delete(oldest);
       }
       const entries = [...merged].map(([entryKey, value]) => ({ key: entryKey, result: value }));
-      await writeTrustFile(file, `${JSON.stringify({ version: 1, entries })}\n`);
+      await writeTrustFile(file, `${JSON.stringify({ version: 1, entries })}\n`, { durable: false });
     });
     writesInProcess.set(file, run);
     try {
