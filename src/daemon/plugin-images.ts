@@ -31,7 +31,8 @@ export interface ImageGateContext {
  *    naming both digests, or IMAGE_NOT_FOUND when it holds nothing under that name);
  * 3. the bundle beside the lock must verify against the trust policy and the revocation list
  *    (SIGNATURE_*, TRUST_REVOKED).
- * The id returned is the image's content id, which no tag can re-point.
+ * Steps 2 and 3 run concurrently and both must pass; when both refuse, step 2's refusal is the one
+ * reported. The id returned is the image's content id, which no tag can re-point.
  */
 export async function resolvePluginImage(runtime: ContainerRuntime, plugin: CatalogedPlugin, context: ImageGateContext): Promise<string> {
   const name = plugin.manifest.name;
@@ -41,9 +42,15 @@ export async function resolvePluginImage(runtime: ContainerRuntime, plugin: Cata
       details: { plugin: name, lockFile: context.layout.lockFile },
     });
   }
-  const imageId = await verifyRuntimeImage(runtime, name, pin, plugin.manifest.image);
-  await verifyPinnedSignature(context.layout, pin.digest);
-  return imageId;
+  // Both checks run at once (a first verification imports Sigstore's modules while the runtime
+  // answers), and both must pass; a refusal by the runtime is reported first, as when they ran in turn.
+  const [held, signed] = await Promise.allSettled([
+    verifyRuntimeImage(runtime, name, pin, plugin.manifest.image),
+    verifyPinnedSignature(context.layout, pin.digest),
+  ]);
+  if (held.status === 'rejected') throw held.reason;
+  if (signed.status === 'rejected') throw signed.reason;
+  return held.value;
 }
 
 export interface PreparedBuiltinImage {
