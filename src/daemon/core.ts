@@ -100,7 +100,7 @@ export async function startCore(deps: CoreDependencies): Promise<RunningCore> {
     if (orphansRemoved.length > 0) log.warn({ containers: orphansRemoved }, 'removed containers left by a previous core');
     teardown.add('containers', async () => void (await removeContainers(runtime, labels)));
 
-    const audit = openAuditLog(layout.auditFile, { sanitize: (text) => deps.sanitizer.text(text) });
+    const audit = openAuditLog(layout.auditFile, { sanitize: (text) => deps.sanitizer.text(text), sync: config.audit.sync });
     const recorder = createAuditRecorder(audit);
     teardown.add('audit log', () => {
       recorder.flush();

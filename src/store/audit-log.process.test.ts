@@ -14,8 +14,9 @@ import { openAuditLog } from './audit-log.js';
 const CHILD = `
 import { openAuditLog } from './src/store/audit-log.js';
 const [path, mode, countText, startAtText] = process.argv.slice(2);
-const log = openAuditLog(path);
-if (mode === 'crash') {
+const batched = mode.endsWith('-batched');
+const log = openAuditLog(path, batched ? { sync: 'batched', syncIntervalMs: 50 } : {});
+if (mode === 'crash' || mode === 'crash-batched') {
   log.recordIntent({ callId: 'done', topic: 'echo.say', source: 'echo' });
   log.recordOutcome({ callId: 'done', decision: 'succeeded' });
   log.recordIntent({ callId: 'in-flight', topic: 'memory.delete', source: 'memory', arguments: { id: 7 } });
@@ -30,6 +31,15 @@ if (mode === 'fsyncs') {
   for (let index = 0; index < 5; index += 1) log.recordIntent({ callId: 'call-' + index });
   process.stderr.write('MARK-END\\n');
   log.close();
+}
+if (mode === 'fsyncs-batched') {
+  process.stderr.write('MARK-INTENTS\\n');
+  for (let index = 0; index < 5; index += 1) log.recordIntent({ callId: 'call-' + index });
+  process.stderr.write('MARK-WAIT\\n');
+  setTimeout(() => {
+    process.stderr.write('MARK-WAITED\\n');
+    log.close();
+  }, 400);
 }
 if (mode === 'append') {
   while (Date.now() < Number(startAtText)) {}
@@ -84,6 +94,33 @@ describe('audit log across processes', () => {
     // The chain carries on from the dead writer's last record.
     log.recordOutcome({ callId: 'in-flight', decision: 'dispatch_failed', detail: 'core restarted' });
     expect(log.verify()).toMatchObject({ ok: true, count: 4 });
+  });
+
+  it('keeps a batched intent (committed, not yet fsynced) whose writer was SIGKILLed right after recordIntent returned', async () => {
+    const path = await tempDb();
+    const result = await runChild([path, 'crash-batched']);
+    expect(result).toMatchObject({ signal: 'SIGKILL', stderr: '' });
+
+    using log = openAuditLog(path);
+    expect(log.intentsWithoutOutcome().map((entry) => [entry.seq, entry.callId, entry.arguments])).toEqual([[3, 'in-flight', '{"id":7}']]);
+    expect(log.verify()).toMatchObject({ ok: true, count: 3 });
+  });
+
+  it.skipIf(!hasStrace)('batched: appends never wait for an fsync, and one follows within the interval', async () => {
+    const path = await tempDb();
+    const trace = join(await mkdtemp(join(tmpdir(), 'carapace-strace-')), 'trace');
+    execFileSync('strace', ['-f', '-qq', '-e', 'trace=fsync,fdatasync,write', '-o', trace, process.execPath, join(childRoot, 'child.mjs'), path, 'fsyncs-batched'], {
+      stdio: 'ignore',
+    });
+    const lines = (await readFile(trace, 'utf8')).split('\n');
+    const at = (marker: string): number => lines.findIndex((line) => line.includes(marker));
+    const syncsBetween = (from: string, to: string): number =>
+      lines.slice(at(from), at(to)).filter((line) => /\b(fsync|fdatasync)\(/.test(line)).length;
+    expect(at('MARK-WAITED')).toBeGreaterThan(-1);
+    expect(syncsBetween('MARK-INTENTS', 'MARK-WAIT')).toBe(0);
+    expect(syncsBetween('MARK-WAIT', 'MARK-WAITED')).toBeGreaterThanOrEqual(1);
+    using log = openAuditLog(path);
+    expect(log.verify()).toMatchObject({ ok: true, count: 5 });
   });
 
   it.skipIf(!hasStrace)('fsyncs each intent before recordIntent returns, and other records only with the next intent', async () => {

@@ -12,6 +12,19 @@ import {
   type NormalizedRecord,
 } from './audit-record.js';
 import { migrateAuditSchema } from './audit-schema.js';
+import { startWalSyncer, type WalSyncer } from './wal-syncer.js';
+
+/**
+ * When a commit reaches the disk. `full`: an intent is fsynced before it returns, so it survives a
+ * power loss. `batched`: every commit is written to the WAL before it returns (a killed core loses
+ * nothing) and fsynced in the background within `syncIntervalMs`, so a power loss or kernel crash
+ * can take the commits of that last interval. docs/audit.md weighs the two.
+ */
+export const AUDIT_SYNC_MODES = ['batched', 'full'] as const;
+export type AuditSync = (typeof AUDIT_SYNC_MODES)[number];
+
+/** How long a `batched` commit may wait for its fsync, unless the caller says otherwise. */
+export const DEFAULT_AUDIT_SYNC_INTERVAL_MS = 100;
 
 export interface AuditLogOptions {
   /** Applied to every text field and every string inside `arguments`, on top of the caller's own. */
@@ -20,9 +33,13 @@ export interface AuditLogOptions {
   readonly clock?: Pick<Clock, 'now'>;
   /** How long an append waits for another writer (another process) before failing. */
   readonly busyTimeoutMs?: number;
+  /** `full` unless set: see `AuditSync`. */
+  readonly sync?: AuditSync;
+  /** `batched` only: the longest a commit waits for its background fsync. */
+  readonly syncIntervalMs?: number;
   /**
-   * Fsync every record, not only intents. Off by default: see docs/audit.md for what a power
-   * loss can cost each way.
+   * `full` only: fsync every record, not only intents. Off by default: see docs/audit.md for what
+   * a power loss can cost each way.
    */
   readonly fsyncEveryRecord?: boolean;
 }
@@ -87,6 +104,7 @@ class SqliteAuditLog extends SqliteAuditReader implements AuditLog {
   readonly #sanitize: AuditSanitizer;
   readonly #clock: Pick<Clock, 'now'>;
   readonly #fsyncEveryRecord: boolean;
+  readonly #syncer: WalSyncer | undefined;
   readonly #appendTx: Database.Transaction<(records: readonly NormalizedRecord[]) => AuditEntry[]>;
   #synchronous: 'FULL' | 'NORMAL' | undefined;
 
@@ -95,6 +113,10 @@ class SqliteAuditLog extends SqliteAuditReader implements AuditLog {
     this.#sanitize = options.sanitize ?? ((text) => text);
     this.#clock = options.clock ?? systemClock;
     this.#fsyncEveryRecord = options.fsyncEveryRecord ?? false;
+    this.#syncer =
+      options.sync === 'batched'
+        ? startWalSyncer(path, { intervalMs: options.syncIntervalMs ?? DEFAULT_AUDIT_SYNC_INTERVAL_MS })
+        : undefined;
     const last = db.prepare('SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1');
     const insert = db.prepare(`INSERT INTO audit_records
       (seq, timestamp, kind, call_id, topic, source, caller, "group", stage, code, decision, arguments, detail, prev_hash, hash)
@@ -125,14 +147,28 @@ class SqliteAuditLog extends SqliteAuditReader implements AuditLog {
   appendMany(records: readonly AuditRecordInput[]): AuditEntry[] {
     this.assertOpen();
     if (records.length === 0) return [];
+    this.#syncer?.verifyHealthy();
     const normalized = records.map((record) => normalizeAuditRecord(record, this.#sanitize));
-    // An intent precedes a side effect in a plugin, so it must survive a power loss: fsync it.
-    const mustSync = this.#fsyncEveryRecord || normalized.some((record) => record.kind === 'intent');
+    // `full`: an intent precedes a side effect in a plugin, so it must survive a power loss: fsync
+    // it before it returns. `batched`: committed to the WAL now, fsynced by the syncer shortly.
+    const mustSync =
+      this.#syncer === undefined && (this.#fsyncEveryRecord || normalized.some((record) => record.kind === 'intent'));
+    let entries: AuditEntry[];
     try {
       this.#setSynchronous(mustSync ? 'FULL' : 'NORMAL');
-      return this.#appendTx.immediate(normalized);
+      entries = this.#appendTx.immediate(normalized);
     } catch (error) {
       throw translate(error, 'AUDIT_WRITE_FAILED', `cannot append to the audit log ${this.path}`);
+    }
+    this.#syncer?.committed();
+    return entries;
+  }
+
+  override close(): void {
+    try {
+      this.#syncer?.close();
+    } finally {
+      super.close();
     }
   }
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, MAX_LIMITS, toHardenedSpec } from '../core/container-spec.js';
+import { AUDIT_SYNC_MODES } from '../store/audit-log.js';
 import {
+  AUDIT_SYNC_SETTINGS,
   CONTAINER_LIMIT_CEILINGS,
   CONTAINER_LIMIT_DEFAULTS,
   SETTINGS,
@@ -30,6 +32,7 @@ describe('parseConfig', () => {
       container: { pids: 64, memory_mb: 256, cpus: 0.5 },
       calls: { timeout_ms: 30_000, confirm_timeout_ms: 60_000, caller_rate: 200, caller_burst: 400, tool_rate: 1000, tool_burst: 2000 },
       log: { level: 'info' },
+      audit: { sync: 'batched' },
       update: {},
     });
   });
@@ -82,6 +85,16 @@ describe('container limits', () => {
   });
 });
 
+describe('audit.sync', () => {
+  it('offers exactly the audit log\'s sync modes, batched by default', () => {
+    expect([...AUDIT_SYNC_SETTINGS]).toEqual([...AUDIT_SYNC_MODES]);
+    expect(valid({}).audit.sync).toBe('batched');
+    expect(valid({ audit: { sync: 'full' } }).audit.sync).toBe('full');
+    expect(issues({ audit: { sync: 'off' } })[0]?.path).toBe('audit.sync');
+    expect(issues({ audit: { fsync: 'full' } })).toEqual([{ path: 'audit.fsync', message: 'unknown key' }]);
+  });
+});
+
 describe('SETTINGS', () => {
   it('lists every leaf of the schema with its type, range and default', () => {
     expect(SETTINGS.map((setting) => [setting.key, setting.type, setting.defaultValue])).toEqual([
@@ -97,6 +110,7 @@ describe('SETTINGS', () => {
       ['calls.tool_rate', 'number', 1000],
       ['calls.tool_burst', 'integer', 2000],
       ['log.level', 'enum', 'info'],
+      ['audit.sync', 'enum', 'batched'],
       ['update.url', 'url', undefined],
       ['update.release_key', 'path', undefined],
     ]);

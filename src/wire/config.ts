@@ -25,6 +25,8 @@ export const CONTAINER_LIMIT_DEFAULTS = { pids: 64, memory_mb: 256, cpus: 0.5 } 
 
 export const RUNTIME_PREFERENCES = ['auto', 'apple', 'podman', 'docker'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+/** The same names as AUDIT_SYNC_MODES in src/store/audit-log.ts; config.test.ts holds them in step. */
+export const AUDIT_SYNC_SETTINGS = ['batched', 'full'] as const;
 export type RuntimePreference = (typeof RUNTIME_PREFERENCES)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -159,12 +161,22 @@ const LogSection = z.strictObject({
   level: z.enum(LOG_LEVELS).default('info').describe('Lowest level written to `logs/carapace.log`.'),
 });
 
+// Either way an intent is committed before its call is dispatched; this decides only when it is
+// fsynced, which is what a power loss (not a killed core) can undo.
+const AuditSection = z.strictObject({
+  sync: z
+    .enum(AUDIT_SYNC_SETTINGS)
+    .default('batched')
+    .describe('When audit records reach the disk: `batched` fsyncs in the background within 100 ms, `full` fsyncs each intent before dispatch.'),
+});
+
 // `prefault({})` runs the section's own defaults when the section is absent (`default` would not).
 export const ConfigSchema = z.strictObject({
   runtime: RuntimeSection.prefault({}),
   container: ContainerSection.prefault({}),
   calls: CallsSection.prefault({}),
   log: LogSection.prefault({}),
+  audit: AuditSection.prefault({}),
   update: UpdateSection.prefault({}),
 });
 
