@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createSanitizer, MIN_EXACT_SECRET_CHARS } from './sanitizer.js';
+import { SECRET_PATTERNS } from './secret-patterns.js';
 
 const { text, json } = createSanitizer([]);
 
@@ -30,6 +31,18 @@ describe('createSanitizer', () => {
     ...slackTokens.map((token): [string, string] => ['slack', token]),
   ])('redacts %s keys', (kind, secret) => {
     expect(text(`before ${secret} after`)).toBe(`before [REDACTED:${kind}] after`);
+  });
+
+  it('has a sample above for every pattern kind, so the fast path\'s anchor is tested for each', () => {
+    const sampled = new Set(['anthropic', 'openai', 'aws-access-key', 'github', 'jwt', 'private-key', 'slack', 'bearer', 'aws-secret-key']);
+    expect(SECRET_PATTERNS.map((pattern) => pattern.kind).filter((kind) => !sampled.has(kind))).toEqual([]);
+    expect(text('AUTHORIZATION: BEARER abc123def456ghi')).toBe('AUTHORIZATION: BEARER [REDACTED:bearer]');
+    expect(text(`AWS_SECRET_ACCESS_KEY=${awsSecret}`)).toBe('AWS_SECRET_ACCESS_KEY=[REDACTED:aws-secret-key]');
+  });
+
+  it('finds a credential value in every string, not only every other one (no RegExp state between calls)', () => {
+    const withSecret = createSanitizer(['hunter2-very-secret'.replace('secret', 'sekret')]);
+    for (let index = 0; index < 4; index += 1) expect(withSecret.text('x hunter2-very-sekret y')).toBe('x [REDACTED:credential] y');
   });
 
   it('keeps labels and redacts only the Bearer token and the labelled AWS secret', () => {

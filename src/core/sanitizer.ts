@@ -1,5 +1,5 @@
 import type { JsonValue } from '../wire/json.js';
-import { AWS_KEY_ID, AWS_SECRET_NEAR_KEY_ID, SECRET_PATTERNS } from './secret-patterns.js';
+import { AWS_KEY_ID, AWS_SECRET_NEAR_KEY_ID, SECRET_ANCHOR, SECRET_PATTERNS } from './secret-patterns.js';
 
 /**
  * Redacts secrets from everything that leaves the core: replies to callers, log lines, audit
@@ -35,8 +35,12 @@ export const MIN_EXACT_SECRET_CHARS = 6;
 export function createSanitizer(exactSecrets: readonly string[]): Sanitizer {
   const usable = exactSecrets.filter((secret) => secret.length >= MIN_EXACT_SECRET_CHARS);
   const exact = toExactPattern(usable);
+  // Without the global flag: `test` on a global RegExp moves its lastIndex and would skip matches.
+  const exactProbe = exact === undefined ? undefined : new RegExp(exact.source);
 
   const text = (value: string, awsNearby = false): string => {
+    // The fast path: nothing any pattern needs, no credential value, no AWS key id nearby.
+    if (!awsNearby && !SECRET_ANCHOR.test(value) && exactProbe?.test(value) !== true) return value;
     const awsContext = awsNearby || AWS_KEY_ID.test(value);
     let out = exact === undefined ? value : value.replace(exact, '[REDACTED:credential]');
     for (const { kind, pattern, keepPrefix } of SECRET_PATTERNS) {
