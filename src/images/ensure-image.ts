@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { CarapaceError, toCarapaceError } from '../errors.js';
 import type { ContainerRuntime, ImageSummary } from '../runtime/container-runtime.js';
 import type { BuildMemo } from './build-memo.js';
-import { composeImage, writeImageArchive, type ComposeImageOptions } from './image-builder.js';
+import { composeImage, digestImage, writeImageArchive, type ComposeImageOptions } from './image-builder.js';
 import type { ImageDefinition } from './image-definition.js';
 import { fingerprintImageInputs } from './input-fingerprint.js';
-import { toContentTag } from './oci-image.js';
+import { toContentTag, type OciImageDigests } from './oci-image.js';
 
 export interface EnsureImageOptions extends ComposeImageOptions {
   /** Parent of the temporary directory the archive is written to; defaults to the OS temp dir. */
@@ -39,10 +39,11 @@ export interface EnsuredImage {
 }
 
 /**
- * Makes sure `runtime` holds exactly the image `definition` describes. The image is composed first
- * (reading the inputs and hashing), so the check is on content, never on a tag alone: a runtime
- * image under our name but with another id is replaced by loading ours. With a memo, inputs whose
- * fingerprint composed before skip the composition, and still need the runtime to hold that id.
+ * Makes sure `runtime` holds exactly the image `definition` describes. The image's digests are
+ * computed first (the inputs read and hashed as streams), so the check is on content, never on a
+ * tag alone: a runtime image under our name but with another id is replaced by composing and
+ * loading ours. With a memo, inputs whose fingerprint was hashed before are not read at all, and
+ * the runtime must still hold the image of that id.
  */
 export async function ensureImage(
   runtime: Pick<ContainerRuntime, 'findImage' | 'loadImage'>,
@@ -55,17 +56,14 @@ export async function ensureImage(
   const known = fingerprint === undefined || options.memo === undefined ? undefined : recallDigests(options.memo, fingerprint, definition.name);
   if (known !== undefined && isSameImage(await runtime.findImage(known.reference), known.configDigest)) return { ...known, loaded: false };
 
-  const image = await composeImage(definition, options);
-  const result = {
-    reference: image.reference,
-    pinnedReference: image.pinnedReference,
-    imageId: image.configDigest,
-    manifestDigest: image.manifestDigest,
-    configDigest: image.configDigest,
-  };
-  if (fingerprint !== undefined) options.memo?.remember(fingerprint, JSON.stringify(result));
-  if (isSameImage(await runtime.findImage(image.reference), image.configDigest)) return { ...result, loaded: false };
+  const digests = toEnsuredDigests(await digestImage(definition, options));
+  if (fingerprint !== undefined) options.memo?.remember(fingerprint, JSON.stringify(digests));
+  if (isSameImage(await runtime.findImage(digests.reference), digests.configDigest)) return { ...digests, loaded: false };
 
+  // Only an image the runtime lacks is composed whole. Its files are read again, so what is loaded
+  // and reported is this composition, even if a file changed since it was hashed.
+  const image = await composeImage(definition, options);
+  const result = toEnsuredDigests(image);
   const dir = await mkdtemp(join(options.workDir ?? tmpdir(), 'carapace-image-'));
   try {
     const archivePath = await writeImageArchive(image, dir);
@@ -88,6 +86,11 @@ export async function ensureImage(
 }
 
 type ImageDigests = Omit<EnsuredImage, 'loaded'>;
+
+function toEnsuredDigests(image: OciImageDigests): ImageDigests {
+  const { reference, pinnedReference, manifestDigest, configDigest } = image;
+  return { reference, pinnedReference, imageId: configDigest, manifestDigest, configDigest };
+}
 
 const DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readTar, readTarFile } from '../../test/images/tar-reader.js';
-import { buildImage, composeImage } from './image-builder.js';
+import { buildImage, composeImage, digestImage } from './image-builder.js';
 import type { ImageDefinition } from './image-definition.js';
 
 let work: string;
@@ -145,3 +145,31 @@ async function readdirBlobs(archive: Buffer): Promise<string[]> {
     .filter((path) => path.startsWith('blobs/sha256/') && path.length > 'blobs/sha256/'.length)
     .sort();
 }
+
+describe('digestImage', () => {
+  it('gives exactly the digests composeImage gives, hashing host files as streams', async () => {
+    // Sizes around the read buffer (1 MiB) and the tar block (512), an empty file, bytes inline.
+    const sizes = [0, 1, 511, 512, 513, 1024 * 1024, 1024 * 1024 + 700, 3 * 1024 * 1024 + 1];
+    const files = await Promise.all(
+      sizes.map(async (size, index) => {
+        const hostPath = join(work, `file-${index}`);
+        await writeFile(hostPath, Buffer.alloc(size, index + 1));
+        return { type: 'file' as const, path: `/data/f${index}`, mode: 0o444, source: { hostPath } };
+      }),
+    );
+    const base = await exampleDefinition();
+    const definition: ImageDefinition = {
+      ...base,
+      rootfs: [...base.rootfs, ...files, { type: 'file', path: '/etc/bytes', mode: 0o400, source: { content: new Uint8Array([0, 1, 2]) } }],
+    };
+    for (const options of [{ architecture: 'amd64' }, { architecture: 'arm64', compression: 'gzip' as const }]) {
+      const { archive: _archive, ...composed } = await composeImage(definition, options);
+      expect(await digestImage(definition, options)).toEqual(composed);
+    }
+  });
+
+  it('fails with IMAGE_BUILD_FAILED for a host file it cannot read, as composeImage does', async () => {
+    const definition: ImageDefinition = { ...(await exampleDefinition()), rootfs: [{ type: 'file', path: '/x', mode: 0o444, source: { hostPath: join(work, 'absent') } }] };
+    await expect(digestImage(definition)).rejects.toMatchObject({ code: 'IMAGE_BUILD_FAILED', details: { imagePath: '/x' } });
+  });
+});

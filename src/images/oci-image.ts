@@ -37,7 +37,13 @@ export interface OciImageInput {
 }
 
 /** An image assembled in memory: its digests, its name and the OCI layout tarball to load. */
-export interface OciImage {
+export interface OciImage extends OciImageDigests {
+  /** Bytes of the OCI image layout tarball (oci-layout, index.json, blobs/sha256/...). */
+  readonly archive: Buffer;
+}
+
+/** What an image's digests are made of, once its layer is known: everything but the layer's bytes. */
+export interface OciImageDigests {
   /** `name:tag`, where the tag is derived from the manifest digest. */
   readonly reference: string;
   /** `name@sha256:...`: the form to run, since it cannot be re-pointed by retagging. */
@@ -48,8 +54,13 @@ export interface OciImage {
   readonly layerDigest: string;
   /** Digest of the uncompressed layer tar, as listed in the config's rootfs.diff_ids. */
   readonly diffId: string;
-  /** Bytes of the OCI image layout tarball (oci-layout, index.json, blobs/sha256/...). */
-  readonly archive: Buffer;
+}
+
+/** The layer as the manifest lists it: its digest as stored, the uncompressed tar's digest, its stored size. */
+export interface OciLayer {
+  readonly layerDigest: string;
+  readonly diffId: string;
+  readonly size: number;
 }
 
 /** Pure: the same input gives the same bytes and digests, on every run and every machine. */
@@ -58,8 +69,39 @@ export function toOciImage(input: OciImageInput): OciImage {
   const diffId = sha256Digest(layerTar);
   const layerBlob = input.compression === 'gzip' ? gzipSync(layerTar, { level: 9 }) : layerTar;
   const layerDigest = input.compression === 'gzip' ? sha256Digest(layerBlob) : diffId;
+  const { digests, configBlob, manifestBlob, indexBlob } = toOciMetadata(input, { layerDigest, diffId, size: layerBlob.byteLength });
 
-  const configBlob = toJsonBytes(toConfigDocument(input, diffId));
+  const blobs = new Map<string, Buffer>([
+    [layerDigest, layerBlob],
+    [digests.configDigest, configBlob],
+    [digests.manifestDigest, manifestBlob],
+  ]);
+  const archive = toTarBytes([
+    { type: 'directory', path: 'blobs', mode: 0o755 },
+    { type: 'directory', path: 'blobs/sha256', mode: 0o755 },
+    ...[...blobs].map(([digest, bytes]) => ({
+      type: 'file' as const,
+      path: `blobs/sha256/${digest.slice('sha256:'.length)}`,
+      mode: 0o644,
+      content: bytes,
+    })),
+    { type: 'file', path: 'index.json', mode: 0o644, content: indexBlob },
+    { type: 'file', path: 'oci-layout', mode: 0o644, content: toJsonBytes({ imageLayoutVersion: '1.0.0' }) },
+  ]);
+
+  return { ...digests, archive };
+}
+
+/**
+ * The config, manifest and index of an image whose layer is `layer`, and the digests they give.
+ * Pure; toOciImage and digestImage (which hashes the layer as a stream) share it, so both name an
+ * image alike.
+ */
+export function toOciMetadata(
+  input: Omit<OciImageInput, 'layerEntries'>,
+  layer: OciLayer,
+): { digests: OciImageDigests; configBlob: Buffer; manifestBlob: Buffer; indexBlob: Buffer } {
+  const configBlob = toJsonBytes(toConfigDocument(input, layer.diffId));
   const configDigest = sha256Digest(configBlob);
   const manifestBlob = toJsonBytes({
     schemaVersion: 2,
@@ -68,8 +110,8 @@ export function toOciImage(input: OciImageInput): OciImage {
     layers: [
       {
         mediaType: input.compression === 'gzip' ? MEDIA_TYPES.layerGzip : MEDIA_TYPES.layerTar,
-        digest: layerDigest,
-        size: layerBlob.byteLength,
+        digest: layer.layerDigest,
+        size: layer.size,
       },
     ],
   });
@@ -89,26 +131,8 @@ export function toOciImage(input: OciImageInput): OciImage {
       },
     ],
   });
-
-  const blobs = new Map<string, Buffer>([
-    [layerDigest, layerBlob],
-    [configDigest, configBlob],
-    [manifestDigest, manifestBlob],
-  ]);
-  const archive = toTarBytes([
-    { type: 'directory', path: 'blobs', mode: 0o755 },
-    { type: 'directory', path: 'blobs/sha256', mode: 0o755 },
-    ...[...blobs].map(([digest, bytes]) => ({
-      type: 'file' as const,
-      path: `blobs/sha256/${digest.slice('sha256:'.length)}`,
-      mode: 0o644,
-      content: bytes,
-    })),
-    { type: 'file', path: 'index.json', mode: 0o644, content: indexBlob },
-    { type: 'file', path: 'oci-layout', mode: 0o644, content: toJsonBytes({ imageLayoutVersion: '1.0.0' }) },
-  ]);
-
-  return { reference, pinnedReference: `${input.name}@${manifestDigest}`, manifestDigest, configDigest, layerDigest, diffId, archive };
+  const digests = { reference, pinnedReference: `${input.name}@${manifestDigest}`, manifestDigest, configDigest, layerDigest: layer.layerDigest, diffId: layer.diffId };
+  return { digests, configBlob, manifestBlob, indexBlob };
 }
 
 /** A tag that names the content, so a tag lookup can never find an older build of the same name. */
@@ -122,7 +146,7 @@ export function sha256Digest(bytes: Uint8Array): string {
 
 // Field order follows the OCI image spec; object literals keep insertion order in JSON.stringify,
 // and labels are sorted, so the serialisation is fixed.
-function toConfigDocument(input: OciImageInput, diffId: string): object {
+function toConfigDocument(input: Omit<OciImageInput, 'layerEntries'>, diffId: string): object {
   const { config } = input;
   const labels = Object.fromEntries(Object.entries(config.labels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return {

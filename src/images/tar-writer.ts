@@ -10,7 +10,13 @@ export type TarEntry =
   | { readonly type: 'directory'; readonly path: string; readonly mode: number }
   | { readonly type: 'symlink'; readonly path: string; readonly target: string };
 
-const BLOCK_SIZE = 512;
+/** What a header says about an entry: a file's size, not its content (which may be streamed after it). */
+export type TarHeaderEntry =
+  | { readonly type: 'file'; readonly path: string; readonly mode: number; readonly size: number }
+  | { readonly type: 'directory'; readonly path: string; readonly mode: number }
+  | { readonly type: 'symlink'; readonly path: string; readonly target: string };
+
+export const BLOCK_SIZE = 512;
 /** Every entry claims the Unix epoch, so the build time never reaches the bytes (Nix does the same). */
 const FIXED_MTIME = new Date(0);
 
@@ -30,16 +36,24 @@ export function toTarBytes(entries: readonly TarEntry[]): Buffer {
       throw new CarapaceError('IMAGE_BUILD_FAILED', `tar entry ${entry.path} appears twice`);
     }
     previous = entry.path;
-    chunks.push(encodeHeader(entry));
+    chunks.push(toTarHeader(entry.type === 'file' ? { type: 'file', path: entry.path, mode: entry.mode, size: entry.content.byteLength } : entry));
     if (entry.type === 'file' && entry.content.byteLength > 0) {
       chunks.push(Buffer.from(entry.content.buffer, entry.content.byteOffset, entry.content.byteLength));
-      const padding = (BLOCK_SIZE - (entry.content.byteLength % BLOCK_SIZE)) % BLOCK_SIZE;
-      if (padding > 0) chunks.push(Buffer.alloc(padding));
+      chunks.push(tarPadding(entry.content.byteLength));
     }
   }
-  // Two zero blocks mark the end of the archive.
-  chunks.push(Buffer.alloc(BLOCK_SIZE * 2));
+  chunks.push(tarEnd());
   return Buffer.concat(chunks);
+}
+
+/** The zero bytes that fill a file's content up to the next block. */
+export function tarPadding(size: number): Buffer {
+  return Buffer.alloc((BLOCK_SIZE - (size % BLOCK_SIZE)) % BLOCK_SIZE);
+}
+
+/** Two zero blocks mark the end of the archive. */
+export function tarEnd(): Buffer {
+  return Buffer.alloc(BLOCK_SIZE * 2);
 }
 
 /** Byte order of the UTF-8 path, so the order never depends on locale or on JavaScript's UTF-16 sort. */
@@ -47,7 +61,8 @@ export function comparePaths(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
-function encodeHeader(entry: TarEntry): Buffer {
+/** One entry's header block, with the fixed metadata described at toTarBytes. */
+export function toTarHeader(entry: TarHeaderEntry): Buffer {
   const header = new Header({
     path: entry.type === 'directory' ? `${entry.path}/` : entry.path,
     mode: entry.type === 'symlink' ? 0o777 : entry.mode,
@@ -55,7 +70,7 @@ function encodeHeader(entry: TarEntry): Buffer {
     gid: 0,
     uname: '',
     gname: '',
-    size: entry.type === 'file' ? entry.content.byteLength : 0,
+    size: entry.type === 'file' ? entry.size : 0,
     mtime: FIXED_MTIME,
     type: entry.type === 'file' ? 'File' : entry.type === 'directory' ? 'Directory' : 'SymbolicLink',
     linkpath: entry.type === 'symlink' ? entry.target : '',
