@@ -3,10 +3,11 @@
 //   (b) a raw relay with a real call's topology: caller DEALERs -> relay process -> container and
 //       back, no pipeline: the physical limit for a tool call;
 //   (c) warm `echo.echo` calls through Carapace's full path: `carapace start` in its own home,
-//       the six-stage pipeline, the fsynced audit intent, the built-in echo plugin's container.
+//       the six-stage pipeline, the audit intent committed before dispatch, the built-in echo plugin's container.
 // Run after `pnpm build` (or `pnpm bench:calls`), as root or as the user the core runs as:
 //   node bench/tool-calls.mjs [--socket PODMAN_API_SOCKET] [--calls 2000] [--callers 20]
 //        [--per-caller 1000] [--in-flight 1] [--plugin-cpus 0.5] [--only abc] [--client wire|carapace] [--profile DIR]
+//        [--audit-sync batched|full]
 // Without --socket, Podman is found as the core finds it (a service it starts is stopped after).
 // Every container and process the run starts is removed or stopped, by id or PID, even on failure.
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -36,6 +37,7 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     'plugin-cpus': { type: 'string' },
     client: { type: 'string', default: 'wire' },
+    'audit-sync': { type: 'string' },
   },
 });
 const count = (name) => {
@@ -54,8 +56,10 @@ const options = {
   timeoutMs: count('timeout-ms'),
   pluginCpus: values['plugin-cpus'] === undefined ? undefined : Number(values['plugin-cpus']),
   client: values.client,
+  auditSync: values['audit-sync'],
 };
 if (!['wire', 'carapace'].includes(options.client)) throw new Error('--client is wire (a plain DEALER, like (a) and (b)) or carapace (connectCallerClient)');
+if (options.auditSync !== undefined && !['batched', 'full'].includes(options.auditSync)) throw new Error('--audit-sync is batched or full');
 if (options.pluginCpus !== undefined && !(options.pluginCpus > 0 && options.pluginCpus <= 1)) throw new Error('--plugin-cpus must be in (0, 1]');
 
 cleanUpOnSignals();

@@ -18,9 +18,10 @@ const UNTHROTTLED = 1_000_000;
 
 /**
  * A fresh owner-only home whose config points at `podmanSocket` and lifts the rate limits; with
- * `pluginCpus`, plugin containers get that CPU quota instead of the default.
+ * `pluginCpus`, plugin containers get that CPU quota instead of the default; with `auditSync`, the
+ * audit log's `audit.sync` instead of the default.
  */
-export async function makeBenchHome(podmanSocket, pluginCpus) {
+export async function makeBenchHome(podmanSocket, pluginCpus, auditSync) {
   const home = await mkdtemp(join(tmpdir(), 'carapace-bench-home-'));
   await chmod(home, 0o700);
   const config = [
@@ -32,6 +33,7 @@ export async function makeBenchHome(podmanSocket, pluginCpus) {
     `tool_rate = ${UNTHROTTLED}`,
     `tool_burst = ${UNTHROTTLED}`,
     ...(pluginCpus === undefined ? [] : ['[container]', `cpus = ${pluginCpus}`]),
+    ...(auditSync === undefined ? [] : ['[audit]', `sync = ${JSON.stringify(auditSync)}`]),
     '',
   ].join('\n');
   await writeFile(join(home, 'config.toml'), config, { mode: 0o600 });

@@ -23,7 +23,7 @@ export function printReport({ machine, options, results, auditCommits }) {
   const out = (line = '') => lines.push(line);
   out(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.ramGiB} GiB RAM, ${machine.os}, kernel ${machine.kernel}`);
   out(`         ${machine.runtime} (${machine.ociRuntime}), Node ${machine.node}, disk ${machine.disk}, ${machine.date}`);
-  out(`         load average (1 min) before ${machine.loadBefore.toFixed(2)}, after ${loadavg()[0].toFixed(2)}; plugin container CPU quota ${options.pluginCpus ?? `${DEFAULT_LIMITS.nanoCpus / 1e9} (the default)`}`);
+  out(`         load average (1 min) before ${machine.loadBefore.toFixed(2)}, after ${loadavg()[0].toFixed(2)}; plugin container CPU quota ${options.pluginCpus ?? `${DEFAULT_LIMITS.nanoCpus / 1e9} (the default)`}; (c) audit.sync ${options.auditSync ?? 'batched (the default)'}`);
   out(
     `load: 1 caller x ${options.calls} calls after ${options.warmup} warm-up; ${options.callers} callers (own connection each) x ${options.perCaller} calls, ` +
       `${options.inFlight} in flight per caller, after ${options.callerWarmup} warm-up each; payload ${options.payloadChars} chars; (c) callers: ${options.client === 'wire' ? 'plain DEALERs speaking the wire format' : 'connectCallerClient'}`,

@@ -123,7 +123,7 @@ export async function rawRelay(ctx) {
 export async function fullPath(ctx) {
   const scope = new Cleanup();
   try {
-    const { home, layout } = await makeBenchHome(ctx.apiSocket, ctx.options.pluginCpus);
+    const { home, layout } = await makeBenchHome(ctx.apiSocket, ctx.options.pluginCpus, ctx.options.auditSync);
     scope.add('bench home', () => rm(home, { recursive: true, force: true }));
     // Runs after the core has stopped: anything it could not remove (a killed core) goes by id.
     scope.add('leftover containers', async () => {
