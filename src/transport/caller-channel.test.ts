@@ -42,23 +42,23 @@ describe('caller channel and client over a real ipc socket', () => {
     expect((b as Extract<WireReply, { ok: true }>).result).toMatchObject({ args: { n: 2 } });
   });
 
-  it('keeps trying a reply a live but slow connection does not take in time, so nothing is dropped', async () => {
+  it('keeps trying replies a live but slow connection has no room for yet, so nothing is dropped', async () => {
     const dir = await ownerOnlyDir();
-    const replies = 1500;
+    const replies = 12_000;
     const failures: unknown[] = [];
     await using channel = await openCallerChannel({
       socketPath: join(dir, 'caller.sock'),
       maxFrameBytes: 1024,
       sendTimeoutMs: 100,
       onFrame: async (_frame, peer) => {
-        const bulk = new Uint8Array(16 * 1024);
+        const bulk = new Uint8Array(64);
         await Promise.all(Array.from({ length: replies }, () => peer.reply(bulk).catch((error: unknown) => void failures.push(error))));
       },
       onRefusedFrame: () => undefined,
       onError: () => undefined,
     });
-    // A peer that holds at most one message and reads nothing for 250 ms: the queue behind it fills
-    // and the channel's sends time out (100 ms) more than once before the peer starts reading.
+    // More replies than the per-connection queue holds, to a peer that holds one and reads nothing
+    // for 250 ms: the queue fills and sends are refused (EAGAIN) until the peer starts reading.
     const slow = new Dealer({ linger: 0, receiveHighWaterMark: 1, receiveTimeout: 5000 });
     slow.connect(`ipc://${channel.socketPath}`);
     try {

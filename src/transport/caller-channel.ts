@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { rm } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Router } from 'zeromq';
@@ -23,7 +24,7 @@ export interface CallerChannelOptions {
   readonly maxFrameBytes: number;
   /** ZMQ_MAXMSGSIZE: above this libzmq drops the connection before buffering. Default 4 x maxFrameBytes. */
   readonly disconnectAboveBytes?: number;
-  /** How long one try of a send may wait for the peer; after four tries the reply is `ROUTE_UNAVAILABLE`. Default 5000. */
+  /** How long a send may wait for the peer, per try; past four times this a reply is `ROUTE_UNAVAILABLE`. Default 5000. */
   readonly sendTimeoutMs?: number;
   readonly onFrame: (frame: Uint8Array, peer: CallerPeer) => void | Promise<void>;
   /** An oversized or multi-part message; the connection is kept so the peer can be told why. */
@@ -38,8 +39,11 @@ export interface CallerChannel extends AsyncDisposable {
 }
 
 const DEFAULT_SEND_TIMEOUT_MS = 5000;
-/** Tries per reply before it counts as undelivered: a reply is dropped only after this many timeouts. */
-const SEND_ATTEMPTS = 4;
+/** A reply the peer has not taken after this many send timeouts counts as undelivered. */
+const SEND_TIMEOUTS_PER_REPLY = 4;
+const MAX_BACKOFF_MS = 50;
+/** Replies queued per connection before a send must wait: a burst of calls is answered in bursts. */
+const SEND_HIGH_WATER_MARK = 10_000;
 
 /**
  * Binds the socket through which local callers (the CLI, later agents) make tool calls: one
@@ -55,6 +59,7 @@ export async function openCallerChannel(options: CallerChannelOptions): Promise<
     linger: 0,
     mandatory: true,
     sendTimeout: options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
+    sendHighWaterMark: SEND_HIGH_WATER_MARK,
     maxMessageSize: options.disconnectAboveBytes ?? options.maxFrameBytes * 4,
   });
   await bindOwnerOnly(router, socketPath, undefined, `the caller socket ${socketPath}`);
@@ -116,6 +121,7 @@ class ZmqCallerChannel implements CallerChannel {
 
   private sendTo(routingId: Buffer, bytes: Uint8Array): Promise<void> {
     return this.queue.enqueue(async () => {
+      const deadline = performance.now() + (this.options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS) * SEND_TIMEOUTS_PER_REPLY;
       for (let attempt = 1; ; attempt++) {
         if (this.closed) throw new CarapaceError('ROUTE_UNAVAILABLE', 'the caller socket is closed');
         try {
@@ -123,10 +129,13 @@ class ZmqCallerChannel implements CallerChannel {
           return;
         } catch (error) {
           const reason = (error as { code?: unknown }).code ?? 'unknown';
-          // EAGAIN is a live connection that took nothing within the send timeout: on a starved
-          // machine (or a writability wake-up libzmq's edge-triggered fd let slip) the next try
-          // usually goes straight through. A connection that is gone (EHOSTUNREACH) is final.
-          if (reason === 'EAGAIN' && attempt < SEND_ATTEMPTS) continue;
+          // EAGAIN is a live connection whose queue is full: in a burst the core can answer faster
+          // than the peer reads, and libzmq refuses at once rather than wait. Back off and try
+          // again until the deadline. A connection that is gone (EHOSTUNREACH) is final.
+          if (reason === 'EAGAIN' && performance.now() < deadline) {
+            await sleep(Math.min(2 ** attempt, MAX_BACKOFF_MS));
+            continue;
+          }
           throw new CarapaceError('ROUTE_UNAVAILABLE', 'a caller did not take its reply', { cause: error, details: { reason, attempts: attempt } });
         }
       }
