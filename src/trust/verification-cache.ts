@@ -88,6 +88,12 @@ export class VerificationCache {
     }
   }
 
+  /** Whether any stored pass is for `manifestDigest` (under whatever inputs): a hint, never a verdict. */
+  hasPassFor(manifestDigest: string): boolean {
+    for (const result of this.#entries.values()) if (result.digest === manifestDigest) return true;
+    return false;
+  }
+
   get size(): number {
     return this.#entries.size;
   }

@@ -10,6 +10,7 @@ import type { Confirmer } from '../../core/pipeline/confirm.js';
 import { createSanitizer } from '../../core/sanitizer.js';
 import { openCredentialStore } from '../../credentials/credential-store.js';
 import { readCoreState } from '../../daemon/core-state.js';
+import { warmSignatureVerifier } from '../../daemon/image-signature.js';
 import { resolvePluginImage } from '../../daemon/plugin-images.js';
 import { pluginSources } from '../../daemon/plugin-sources.js';
 import { describePlugin } from './plugin.js';
@@ -27,6 +28,8 @@ export interface StartOptions {
 /** `carapace start`: runs the core in the foreground, serving tool calls until interrupted. */
 export async function start(ctx: CommandContext, options: StartOptions): Promise<CommandResult> {
   const layout = await ensureCarapaceHome(ctx.home);
+  // Loads the signature verifier meanwhile, if a plugin's start gate will need it.
+  warmSignatureVerifier(layout);
   const { config } = await loadConfig(layout.configFile);
   // Every stored credential value is redacted from every log line, reply and audit record.
   const sanitizer = createSanitizer(await (await openCredentialStore(layout.credentials)).allValues());
