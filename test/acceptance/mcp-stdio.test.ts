@@ -4,9 +4,11 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { ElicitRequestSchema, ToolListChangedNotificationSchema, type CallToolResult, type ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectAsAgent, connectToCore } from '../../src/daemon/core-client.js';
+import { confirmCalls } from '../../src/cli/commands/confirm.js';
+import type { ConfirmationRequest, Confirmer } from '../../src/core/pipeline/confirm.js';
+import { connectAsAgent } from '../../src/daemon/core-client.js';
 import { openAuditReader } from '../../src/store/audit-reader.js';
-import { CONTROL_TOPICS, type ConfirmationPrompt } from '../../src/wire/control.js';
+import { CONTROL_TOPICS } from '../../src/wire/control.js';
 import { runCliProcess } from '../support/cli-process.js';
 import { startTestCore, type TestCore } from '../support/core-harness.js';
 import { podmanSocket } from '../support/podman.js';
@@ -139,18 +141,26 @@ describe('carapace mcp over stdio', () => {
       expect(text(result)).toContain('no confirmer is attached');
     });
 
-    it('goes to a `carapace confirm` connection when the client cannot elicit', async () => {
-      const prompts: ConfirmationPrompt[] = [];
-      await using terminal = connectToCore(harness.layout, (prompt) => {
-        prompts.push(prompt);
-        void terminal.call({ topic: CONTROL_TOPICS.decide, arguments: { call: prompt.call, approve: true } }, 5000);
+    it('goes to a `carapace confirm` terminal when the client cannot elicit', async () => {
+      const asked: ConfirmationRequest[] = [];
+      const terminal: Confirmer = { confirm: (request) => (asked.push(request), Promise.resolve('approved')) };
+      let stopConfirming = (): void => undefined;
+      const attached = new Promise<void>((resolve) => {
+        const confirming = confirmCalls(
+          { home: harness.home, env: {}, json: false },
+          { confirmer: terminal, until: new Promise<void>((until) => (stopConfirming = until)), notice: () => resolve() },
+        );
+        void confirming.catch(() => resolve());
       });
-      expect((await terminal.call({ topic: CONTROL_TOPICS.confirmAllCalls, arguments: {} }, 5000)).ok).toBe(true);
-      const client = await connect();
-      const id = await storeNote(client, 'confirmed on a terminal');
-      expect(resultOf(await client.callTool({ name: 'memory__delete', arguments: { id } }))).toMatchObject({ deleted: true });
-      expect(prompts.map((prompt) => [prompt.topic, prompt.source, prompt.group])).toEqual([['memory.delete', 'agent', 'agent']]);
-      terminal.close();
+      await attached;
+      try {
+        const client = await connect();
+        const id = await storeNote(client, 'confirmed on a terminal');
+        expect(resultOf(await client.callTool({ name: 'memory__delete', arguments: { id } }))).toMatchObject({ deleted: true });
+        expect(asked.map((request) => [request.topic, request.source, request.group, request.arguments])).toEqual([['memory.delete', 'agent', 'agent', { id }]]);
+      } finally {
+        stopConfirming();
+      }
     });
 
     it('audits every decision as the agent group', () => {
