@@ -47,12 +47,13 @@ export function createCarapaceMcpServer(link: CoreLink): CarapaceMcpServer {
   // Until the client said whether it can elicit, a high-risk call could reach the core with no
   // one attached to confirm it; calls wait for that to settle.
   let confirmationsReady: Promise<void> = Promise.resolve();
-  server.oninitialized = () => {
+  const attachConfirmations = (): void => {
     if (server.getClientCapabilities()?.elicitation === undefined) return;
     confirmationsReady = link
       .confirmOwnCalls((prompt) => void confirmByElicitation(server, prompt).then((approve) => link.decide(prompt.call, approve)).catch(() => undefined))
       .catch(() => undefined);
   };
+  server.oninitialized = attachConfirmations;
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
     tools: [...(await named()).tools].map(
@@ -99,7 +100,12 @@ export function createCarapaceMcpServer(link: CoreLink): CarapaceMcpServer {
     return { contents: [{ uri: request.params.uri, mimeType: 'text/markdown', text: await link.skill(skill.plugin, skill.path) }] };
   });
 
-  const watch = link.watchPlugins(() => void announceChanges(server));
+  const watch = link.watchPlugins(() => {
+    // Plugins also start when a core restarts, and a new core knows no attached confirmer:
+    // attaching again is harmless when it does.
+    attachConfirmations();
+    void announceChanges(server);
+  });
   return {
     server,
     close: () => {
