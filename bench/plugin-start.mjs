@@ -1,5 +1,5 @@
 // Cold plugin start through Carapace's start gate against a raw `podman run` of the same image.
-// Run after `pnpm build`, with a Podman API socket:   node bench/plugin-start.mjs SOCKET [runs]
+// Run after `pnpm build`, with a Podman API socket:   node bench/plugin-start.mjs SOCKET [runs] [--raw-unlimited]
 //
 // Both sides run the built-in echo plugin's image until the plugin says `ready` on its socket
 // (credentials over stdin, the socket directory mounted read-only, the container user), then stop it.
@@ -13,7 +13,8 @@
 //   carapace, pinned  - the same with the verification cache an earlier start wrote: every later start
 //   carapace, built-in - the same plus what a built-in pays: rebuilding its image from the
 //                       package to check the digest still matches the pin
-//   raw podman run     - `podman run -i --rm` with the hardened flags, from spawn until ready
+//   raw podman run     - `podman run -i --rm` with the hardened flags and the same limits (CPU quota
+//                       included; --raw-unlimited leaves the quota out), from spawn until ready
 // Prints each run and the medians; target (docs/benchmarks.md): cold start <= 1.25x raw.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -26,8 +27,8 @@ if (process.argv[2] === '--child') await child(process.argv[3], process.argv[4],
 else await main();
 
 async function main() {
-  const [socketPath, runsArg] = process.argv.slice(2);
-  if (!socketPath) throw new Error('usage: node bench/plugin-start.mjs SOCKET [runs]');
+  const [socketPath, runsArg] = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+  if (!socketPath) throw new Error('usage: node bench/plugin-start.mjs SOCKET [runs] [--raw-unlimited]');
   const runs = Number(runsArg ?? 5);
   const { ensureCarapaceHome } = await import(dist('config/carapace-home.js'));
   const { prepareBuiltinImage } = await import(dist('daemon/plugin-images.js'));
@@ -121,10 +122,17 @@ async function rawPodman(layout, imageId) {
     onFrame: (frame, reply) => { if (isReadyFrame(frame)) onReady(reply); },
     onRefusedFrame: () => undefined, onError: () => undefined,
   });
+  // The flags toDockerCreateOptions gives a plugin, including its CPU quota (the default 0.5 CPU): the
+  // plugin's node boots inside that quota on both sides. `--raw-unlimited` leaves the quota out.
+  const { DEFAULT_LIMITS, NOFILE_LIMIT } = await import(dist('core/container-spec.js'));
+  const quota = process.argv.includes('--raw-unlimited') ? [] : ['--cpus', String(DEFAULT_LIMITS.nanoCpus / 1e9)];
   const started = performance.now();
   const child = spawn('podman', ['run', '-i', '--rm', '--pull=never', '--read-only', '--network', 'none', '--cap-drop', 'ALL',
-    '--security-opt', 'no-new-privileges', '--user', '10001:10001', '--pids-limit', '64', '--memory', '256m',
-    '--tmpfs', '/tmp:rw,noexec,nosuid,nodev,size=16m', '-v', `${directories.socketDir}:/run/carapace:ro`, imageId], { stdio: ['pipe', 'ignore', 'ignore'] });
+    '--security-opt', 'no-new-privileges', '--user', '10001:10001', '--pids-limit', String(DEFAULT_LIMITS.pids),
+    '--memory', String(DEFAULT_LIMITS.memoryBytes), '--memory-swap', String(DEFAULT_LIMITS.memoryBytes), ...quota,
+    '--ulimit', `nofile=${NOFILE_LIMIT}:${NOFILE_LIMIT}`, '--ulimit', 'nproc=4096:4096',
+    '--tmpfs', '/tmp:rw,noexec,nosuid,nodev,size=16m', '--tmpfs', '/run:ro,noexec,nosuid,nodev,size=1m', '--tmpfs', '/var/tmp:ro,noexec,nosuid,nodev,size=1m',
+    '-v', `${directories.socketDir}:/run/carapace:ro`, imageId], { stdio: ['pipe', 'ignore', 'ignore'] });
   child.stdin.end(encodeCredentialMessage({}));
   const reply = await ready;
   const total = performance.now() - started;
