@@ -20,9 +20,9 @@ export type Observe = (path: string) => void;
 /**
  * A file's identity and change marks as the kernel keeps them: device, inode, mode, size, mtime
  * and ctime in nanoseconds. Rewriting or replacing a file changes its ctime (or its inode), and
- * adding, removing or renaming an entry of a directory changes the directory's; no user can set a
- * ctime, so nothing can change under an unchanged fingerprint by setting mtime back. Undefined when
- * the path cannot be looked at (absent, or not allowed).
+ * adding, removing or renaming an entry of a directory changes the directory's. No file system
+ * call sets a ctime (only moving the system clock could), so setting mtime back hides nothing.
+ * Undefined when the path cannot be looked at (absent, or not allowed).
  *
  * Synchronous on purpose: a warm start fingerprints a few hundred paths, which statSync does in 1-2
  * ms, where as many thread-pool round trips took 12-25 ms in a freshly started process.
