@@ -10,6 +10,7 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import { isCarapaceError } from '../errors.js';
+import type { CatalogTool } from '../wire/control.js';
 import type { JsonObject } from '../wire/json.js';
 import type { WireReply } from '../wire/message.js';
 import { CARAPACE_VERSION } from '../version.js';
@@ -42,7 +43,12 @@ export function createCarapaceMcpServer(link: CoreLink): CarapaceMcpServer {
       instructions: INSTRUCTIONS,
     },
   );
-  const named = async (): Promise<NamedCatalog> => nameCatalog(await link.catalog());
+  // Lists always ask the core; a call uses the last catalog, and asks again only for a name it
+  // does not know, so a call costs one round trip, not two. A plugin that stopped since is
+  // refused by the core's route stage, never reached.
+  let known: NamedCatalog | undefined;
+  const named = async (): Promise<NamedCatalog> => (known = nameCatalog(await link.catalog()));
+  const toolNamed = async (name: string): Promise<CatalogTool | undefined> => known?.tools.get(name) ?? (await named()).tools.get(name);
 
   // Until the client said whether it can elicit, a high-risk call could reach the core with no
   // one attached to confirm it; calls wait for that to settle.
@@ -68,7 +74,7 @@ export function createCarapaceMcpServer(link: CoreLink): CarapaceMcpServer {
   }));
 
   server.setRequestHandler(CallToolRequestSchema, async (request) => {
-    const tool = (await named()).tools.get(request.params.name);
+    const tool = await toolNamed(request.params.name);
     if (tool === undefined) return toolError('TOPIC_UNKNOWN', `no running plugin offers the tool ${request.params.name}`);
     await confirmationsReady;
     try {
@@ -104,6 +110,7 @@ export function createCarapaceMcpServer(link: CoreLink): CarapaceMcpServer {
     // Plugins also start when a core restarts, and a new core knows no attached confirmer:
     // attaching again is harmless when it does.
     attachConfirmations();
+    known = undefined;
     void announceChanges(server);
   });
   return {
