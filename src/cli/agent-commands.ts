@@ -17,12 +17,11 @@ export function addAgentCommands(program: Command, io: CliIo, run: Run): void {
     .option('--port <port>', 'with --http: the port (0 picks a free one)', parsePort, 8765)
     .action(
       run(async (ctx, options: { start: boolean; http?: boolean; host: string; port: number }) => {
-        const stdin = io.stdin?.();
-        if (stdin === undefined || io.stdoutStream === undefined) throw new CarapaceError('CLI_USAGE', 'carapace mcp needs standard input and output');
+        const stdin = options.http === true ? undefined : io.stdin?.();
         return mcp(ctx, {
           ...(options.http === true ? { http: { host: options.host, port: options.port } } : {}),
+          ...(stdin === undefined || io.stdoutStream === undefined ? {} : { streams: { input: stdin.stream, output: io.stdoutStream } }),
           startCore: options.start,
-          streams: { input: stdin.stream, output: io.stdoutStream },
           until: io.interrupted,
           notice: (line) => io.stderr(`${line}\n`),
         });

@@ -1,7 +1,7 @@
 import { ensureCarapaceHome, type HomeLayout } from '../../config/carapace-home.js';
 import { loadConfig } from '../../config/config-file.js';
 import { readLiveCore } from '../../daemon/pid-lock.js';
-import { CarapaceError } from '../../errors.js';
+import { CarapaceError, isCarapaceError } from '../../errors.js';
 import { CoreLink } from '../../mcp/core-link.js';
 import { loopbackHost, serveMcpOverHttp } from '../../mcp/http-front.js';
 import { serveMcpOverStdio, type StdioStreams } from '../../mcp/stdio-front.js';
@@ -28,7 +28,8 @@ export interface McpOptions {
   readonly http?: HttpListen;
   /** Start the core in the background when none is running (the default); false: say how instead. */
   readonly startCore: boolean;
-  readonly streams: StdioStreams;
+  /** Standard input and output, for stdio; absent when the process has none to give. */
+  readonly streams?: StdioStreams;
   /** Resolves on SIGINT or SIGTERM. */
   readonly until: Promise<void>;
   /** Lines for a person, on stderr: stdout is the protocol's. */
@@ -40,17 +41,19 @@ export interface McpOptions {
  * plugins through the agent socket, so every call is the `agent` group's and passes the pipeline.
  */
 export async function mcp(ctx: CommandContext, options: McpOptions): Promise<CommandResult> {
-  // A refused bind is refused before anything else happens (no core started, no token read).
+  // What cannot work is refused before anything happens (no core started, no token read).
   const host = options.http === undefined ? undefined : loopbackHost(options.http.host);
+  const streams = options.streams;
+  if (host === undefined && streams === undefined) throw new CarapaceError('CLI_USAGE', 'carapace mcp needs standard input and output (or --http)');
   const layout = await ensureCarapaceHome(ctx.home);
   await ensureCoreRunning(ctx, layout, options);
   const { config } = await loadConfig(layout.configFile);
   const linkOptions = { callTimeoutMs: config.calls.timeout_ms + config.calls.confirm_timeout_ms + REPLY_MARGIN_MS };
-  if (options.http !== undefined && host !== undefined) {
+  if (host !== undefined) {
     const token = await readHttpToken(layout);
     await using front = await serveMcpOverHttp({
       host,
-      port: options.http.port,
+      port: options.http?.port ?? 0,
       token,
       openLink: () => new CoreLink(layout, linkOptions),
       onRefused: (reason) => options.notice(`carapace mcp: refused a request: ${reason}`),
@@ -60,7 +63,7 @@ export async function mcp(ctx: CommandContext, options: McpOptions): Promise<Com
     return { text: 'stopped serving MCP over HTTP', data: { served: true, url: front.url } };
   }
   await using link = new CoreLink(layout, linkOptions);
-  await serveMcpOverStdio(link, options.streams, options.until);
+  if (streams !== undefined) await serveMcpOverStdio(link, streams, options.until);
   return { text: '', data: { served: true } };
 }
 
@@ -68,7 +71,11 @@ async function readHttpToken(layout: HomeLayout): Promise<string> {
   const store = await openCredentialStore(layout.credentials);
   const how = `create one with: openssl rand -hex 32 | carapace auth set ${HTTP_TOKEN.plugin} ${HTTP_TOKEN.name}`;
   const { [HTTP_TOKEN.name]: token } = await store.credentialsFor(HTTP_TOKEN.plugin, [HTTP_TOKEN.name]).catch((error: unknown) => {
-    throw new CarapaceError('CREDENTIAL_MISSING', `the HTTP transport needs a bearer token; ${how}`, { cause: error });
+    // Only an absent token gets the how-to; an insecure file keeps its own code and message.
+    if (isCarapaceError(error) && error.code === 'CREDENTIAL_MISSING') {
+      throw new CarapaceError('CREDENTIAL_MISSING', `the HTTP transport needs a bearer token; ${how}`, { cause: error });
+    }
+    throw error;
   });
   if (token === undefined || token.trim().length < MIN_TOKEN_CHARS) {
     throw new CarapaceError('CREDENTIAL_VALUE_INVALID', `the bearer token must be at least ${String(MIN_TOKEN_CHARS)} characters; ${how}`);
