@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { open, rm } from 'node:fs/promises';
 import type { Response } from 'undici';
 import { CarapaceError, type ErrorCode } from '../errors.js';
+import { readCappedBody } from './capped-body.js';
 import { DIGEST_PATTERN, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, parseOciManifest, type BlobDescriptor, type OciManifest } from './oci-manifest.js';
 import { RegistryHttp, type RegistryHttpOptions } from './registry-http.js';
 
@@ -190,19 +191,9 @@ function verifyDigest(digest: string): void {
   if (!DIGEST_PATTERN.test(digest)) throw new CarapaceError('IMAGE_REFERENCE_INVALID', `${JSON.stringify(digest)} is not a sha256 digest`);
 }
 
-/** Reads a body into memory, refusing (and cancelling) past `maxBytes` instead of buffering it all. */
-async function readCapped(response: Response, maxBytes: number, source: string, oversize: ErrorCode): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body ?? []) {
-    size += chunk.byteLength;
-    if (size > maxBytes) {
-      await response.body?.cancel().catch(() => undefined);
-      throw new CarapaceError(oversize, `${source}: answer larger than ${String(maxBytes)} bytes`, { details: { source } });
-    }
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks);
+/** A body past `maxBytes` is refused with `oversize`, naming where it came from. */
+function readCapped(response: Response, maxBytes: number, source: string, oversize: ErrorCode): Promise<Buffer> {
+  return readCappedBody(response, maxBytes, () => new CarapaceError(oversize, `${source}: answer larger than ${String(maxBytes)} bytes`, { details: { source } }));
 }
 
 function pullScope(repository: string): string {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { Agent, fetch, ProxyAgent, type Dispatcher, type Response } from 'undici';
 import { CarapaceError } from '../errors.js';
+import { readCappedBody } from '../registry/capped-body.js';
 import { selectProxy } from '../registry/proxy-selection.js';
 import { isReleaseUrl } from '../wire/config.js';
 
@@ -74,17 +75,7 @@ export function openHttpReleaseSource(url: string, options: HttpReleaseSourceOpt
     url: base,
     async readBytes(name, maxBytes) {
       const { response, url: from } = await get(name);
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of response.body ?? []) {
-        size += chunk.byteLength;
-        if (size > maxBytes) {
-          await response.body?.cancel().catch(() => undefined);
-          throw tooLarge(from, maxBytes);
-        }
-        chunks.push(Buffer.from(chunk));
-      }
-      return Buffer.concat(chunks);
+      return readCappedBody(response, maxBytes, () => tooLarge(from, maxBytes));
     },
     async download(name, path, maxBytes) {
       // Opened first, exclusively: a name that exists already is refused before any request.
