@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { HomeLayout } from '../config/carapace-home.js';
 import type { BuildMemo } from '../images/build-memo.js';
-import { readTrustFile, writeTrustFile } from '../trust/trust-file.js';
+import { readKeyedEntries, saveKeyedEntries, type KeyedEntriesFormat } from '../trust/keyed-entries-file.js';
 
 /** Where a home keeps what its built-in image builds learned: owner-only, beside the verification cache. */
 export function imageBuildMemoFile(layout: HomeLayout): string {
@@ -27,8 +27,7 @@ export class ImageBuildMemo implements BuildMemo {
   }
 
   static async open(file: string): Promise<ImageBuildMemo> {
-    const text = await readTrustFile(file);
-    return new ImageBuildMemo(file, text === undefined ? new Map() : parseEntries(text));
+    return new ImageBuildMemo(file, await readKeyedEntries(file, MEMO_FORMAT));
   }
 
   recall(key: string): string | undefined {
@@ -56,54 +55,14 @@ export class ImageBuildMemo implements BuildMemo {
     if (this.#learned.size === 0) return;
     const learned = new Map(this.#learned);
     this.#learned.clear();
-    const file = this.#file;
-    const previous = writesInProcess.get(file) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(async () => {
-      const text = await readTrustFile(file);
-      const merged = text === undefined ? new Map<string, string>() : parseEntries(text);
-      for (const [key, value] of learned) {
-        merged.delete(key);
-        merged.set(key, value);
-      }
-      for (const key of merged.keys()) {
-        if (merged.size <= MAX_ENTRIES) break;
-        merged.delete(key);
-      }
-      const entries = [...merged].map(([key, value]) => ({ key, value }));
-      // Not fsynced: a write lost in a crash costs one composition.
-      await writeTrustFile(file, `${JSON.stringify({ version: 1, entries })}\n`, { durable: false });
-    });
-    writesInProcess.set(file, run);
-    try {
-      await run;
-    } finally {
-      if (writesInProcess.get(file) === run) writesInProcess.delete(file);
-    }
+    await saveKeyedEntries(this.#file, learned, MEMO_FORMAT);
   }
 }
 
 // Per built-in: one recipe (~30 KB) and one small digest entry per set of inputs seen; the oldest go first.
-const MAX_ENTRIES = 64;
 const MAX_VALUE_LENGTH = 256 * 1024;
-const KEY_PATTERN = /^[0-9a-f]{64}$/;
-const writesInProcess = new Map<string, Promise<void>>();
-
-/** The file's entries, or none at all if anything in it is off (it is rewritten whole at the next save). */
-function parseEntries(text: string): Map<string, string> {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return new Map();
-  }
-  if (typeof json !== 'object' || json === null) return new Map();
-  const { version, entries } = json as Record<string, unknown>;
-  if (version !== 1 || !Array.isArray(entries)) return new Map();
-  const parsed = new Map<string, string>();
-  for (const entry of entries as unknown[]) {
-    const { key, value } = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
-    if (typeof key !== 'string' || !KEY_PATTERN.test(key) || typeof value !== 'string' || value.length > MAX_VALUE_LENGTH) return new Map();
-    parsed.set(key, value);
-  }
-  return parsed;
-}
+const MEMO_FORMAT: KeyedEntriesFormat<string> = {
+  valueField: 'value',
+  narrow: (value) => (typeof value === 'string' && value.length <= MAX_VALUE_LENGTH ? value : undefined),
+  maxEntries: 64,
+};

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalRevocationJson, type RevocationList } from './revocation-list.js';
 import { MANIFEST_DIGEST_PATTERN } from './signed-payload.js';
-import { readTrustFile, writeTrustFile } from './trust-file.js';
+import { readKeyedEntries, saveKeyedEntries, type KeyedEntriesFormat } from './keyed-entries-file.js';
 import { canonicalPolicyJson, type TrustPolicy } from './trust-policy.js';
 import type { VerifiedSignature } from './verify-image.js';
 
@@ -26,8 +26,7 @@ export class VerificationCache {
   /** Loads the cache file; a missing, unreadable-as-JSON or malformed file gives an empty cache. */
   static async open(file: string): Promise<VerificationCache> {
     // An insecure file (a symlink, others can write it) still throws: that is worth knowing.
-    const text = await readTrustFile(file);
-    return new VerificationCache(file, text === undefined ? new Map() : parseEntries(text));
+    return new VerificationCache(file, await readKeyedEntries(file, CACHE_FORMAT));
   }
 
   /** The cache key for one verification's inputs. */
@@ -63,29 +62,7 @@ export class VerificationCache {
   async remember(key: string, result: VerifiedSignature): Promise<void> {
     this.#entries.delete(key);
     this.#entries.set(key, result);
-    const file = this.#file;
-    const previous = writesInProcess.get(file) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(async () => {
-      const text = await readTrustFile(file);
-      const merged = text === undefined ? new Map<string, VerifiedSignature>() : parseEntries(text);
-      for (const [entryKey, value] of this.#entries) {
-        merged.delete(entryKey);
-        merged.set(entryKey, value);
-      }
-      while (merged.size > MAX_ENTRIES) {
-        const oldest = merged.keys().next().value;
-        if (oldest === undefined) break;
-        merged.delete(oldest);
-      }
-      const entries = [...merged].map(([entryKey, value]) => ({ key: entryKey, result: value }));
-      await writeTrustFile(file, `${JSON.stringify({ version: 1, entries })}\n`, { durable: false });
-    });
-    writesInProcess.set(file, run);
-    try {
-      await run;
-    } finally {
-      if (writesInProcess.get(file) === run) writesInProcess.delete(file);
-    }
+    await saveKeyedEntries(this.#file, this.#entries, CACHE_FORMAT);
   }
 
   /** Whether any stored pass is for `manifestDigest` (under whatever inputs): a hint, never a verdict. */
@@ -139,33 +116,11 @@ export async function verifyImageSignatureCached(
   return result;
 }
 
-const MAX_ENTRIES = 1024;
-const writesInProcess = new Map<string, Promise<void>>();
-
-const KEY_PATTERN = /^[0-9a-f]{64}$/;
-
 /**
- * Reads the cache file's entries, dropping the whole file if anything in it is off. Checked by
- * hand rather than with a zod schema: this runs on every core start, and a schema's first use
- * costs more than the rest of a warm start.
+ * Entries are checked by hand rather than with a zod schema: this runs on every core start, and a
+ * schema's first use costs more than the rest of a warm start.
  */
-function parseEntries(text: string): Map<string, VerifiedSignature> {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return new Map(); // corrupt: start empty; the next pass rewrites it whole
-  }
-  if (!isRecord(json) || json['version'] !== 1 || !Array.isArray(json['entries'])) return new Map();
-  const entries = new Map<string, VerifiedSignature>();
-  for (const entry of json['entries'] as unknown[]) {
-    const result = isRecord(entry) ? toVerifiedSignature(entry['result']) : undefined;
-    const key = isRecord(entry) ? entry['key'] : undefined;
-    if (typeof key !== 'string' || !KEY_PATTERN.test(key) || result === undefined) return new Map();
-    entries.set(key, result);
-  }
-  return entries;
-}
+const CACHE_FORMAT: KeyedEntriesFormat<VerifiedSignature> = { valueField: 'result', narrow: toVerifiedSignature, maxEntries: 1024 };
 
 function toVerifiedSignature(value: unknown): VerifiedSignature | undefined {
   if (!isRecord(value) || typeof value['digest'] !== 'string' || !MANIFEST_DIGEST_PATTERN.test(value['digest'])) return undefined;
