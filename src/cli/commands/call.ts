@@ -2,7 +2,7 @@ import { homeLayout } from '../../config/carapace-home.js';
 import { loadConfig } from '../../config/config-file.js';
 import { connectToCore } from '../../daemon/core-client.js';
 import { readLiveCore } from '../../daemon/pid-lock.js';
-import { CarapaceError, ERROR_CODES, isCarapaceError, type ErrorCode } from '../../errors.js';
+import { CarapaceError, isCarapaceError, isErrorCode } from '../../errors.js';
 import { isJsonObject, parseJsonText, type JsonObject } from '../../wire/json.js';
 import { DEFAULT_WIRE_LIMITS } from '../../wire/message.js';
 import type { CommandContext, CommandResult } from '../command-result.js';
@@ -26,7 +26,8 @@ export async function call(ctx: CommandContext, topic: string, argumentsJson: st
   if (reply.ok) {
     return { text: JSON.stringify(reply.result, null, 2), data: { ok: true, topic, result: reply.result } };
   }
-  const code = toErrorCode(reply.error.code);
+  // A plugin may report its own codes; anything outside Carapace's set is a plugin error.
+  const code = isErrorCode(reply.error.code) ? reply.error.code : 'PLUGIN_ERROR';
   return {
     text: `${topic}: ${reply.error.code}: ${reply.error.message}`,
     data: { ok: false, topic, error: reply.error },
@@ -45,9 +46,4 @@ export function parseCallArguments(text: string | undefined): JsonObject {
   }
   if (!isJsonObject(value)) throw new CarapaceError('CLI_USAGE', 'arguments must be a JSON object, such as {"text":"hi"}');
   return value;
-}
-
-// A plugin may report its own codes; anything outside Carapace's set is a plugin error.
-function toErrorCode(code: string): ErrorCode {
-  return (ERROR_CODES as readonly string[]).includes(code) ? (code as ErrorCode) : 'PLUGIN_ERROR';
 }
