@@ -9,12 +9,16 @@ import { DEFAULT_WIRE_LIMITS } from '../wire/message.js';
  * not reach the transport itself). Calls made on it pass the core's full pipeline.
  */
 export function connectToCore(layout: HomeLayout, onConfirmationPrompt?: (prompt: ConfirmationPrompt) => void): CallerClient {
-  return connectCallerClient({ socketPath: layout.callerSocket, limits: DEFAULT_WIRE_LIMITS, ...(onConfirmationPrompt === undefined ? {} : { onConfirmationPrompt }) });
+  return connect(layout.callerSocket, onConfirmationPrompt);
 }
 
 /** A connection on the agent socket: calls made on it are the `agent` group's. */
 export function connectAsAgent(layout: HomeLayout, onConfirmationPrompt?: (prompt: ConfirmationPrompt) => void): CallerClient {
-  return connectCallerClient({ socketPath: layout.agentSocket, limits: DEFAULT_WIRE_LIMITS, ...(onConfirmationPrompt === undefined ? {} : { onConfirmationPrompt }) });
+  return connect(layout.agentSocket, onConfirmationPrompt);
+}
+
+function connect(socketPath: string, onConfirmationPrompt: ((prompt: ConfirmationPrompt) => void) | undefined): CallerClient {
+  return connectCallerClient({ socketPath, limits: DEFAULT_WIRE_LIMITS, ...(onConfirmationPrompt === undefined ? {} : { onConfirmationPrompt }) });
 }
 
 /** Calls `onChange` whenever a plugin becomes ready or stops (added, stopped, crashed). */
