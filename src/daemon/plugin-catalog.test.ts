@@ -56,6 +56,14 @@ describe('loadPluginCatalog', () => {
     expect(catalog.failures.map((failure) => [failure.plugin, failure.dir, failure.error.code])).toEqual([['echo', join(user, 'echo'), 'MANIFEST_INVALID']]);
   });
 
+  it('never lets a plugin take the name the core serves its own tools under', async () => {
+    const dir = await folderOf({ carapace: manifest('carapace'), mine: manifest('mine') });
+    const catalog = await loadPluginCatalog([{ dir, builtin: false }]);
+    expect(catalog.plugins.map((plugin) => plugin.manifest.name)).toEqual(['mine']);
+    expect(catalog.failures.map((failure) => [failure.plugin, failure.error.code])).toEqual([['carapace', 'MANIFEST_INVALID']]);
+    expect(catalog.failures[0]?.error.message).toContain('reserved');
+  });
+
   it('refuses a symlinked manifest (it could make the core read any file)', async () => {
     const dir = await folderOf({});
     await mkdir(join(dir, 'linked'));

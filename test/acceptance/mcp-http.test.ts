@@ -117,6 +117,10 @@ describe('carapace mcp over loopback HTTP', () => {
     expect(missing.stdout + missing.stderr).toContain('carapace auth set carapace MCP_HTTP_TOKEN');
 
     const store = await openCredentialStore(harness.layout.credentials);
+    await store.set('carapace', 'MCP_HTTP_TOKEN', 'too-short-to-guard-anything');
+    const short = await runCliProcess(['--home', harness.home, '--json', 'mcp', '--http', '--port', '0']);
+    expect(JSON.parse(short.stdout)).toMatchObject({ error: { code: 'CREDENTIAL_VALUE_INVALID' } });
+    expect(short.stdout + short.stderr).not.toContain('too-short-to-guard-anything');
     await store.set('carapace', 'MCP_HTTP_TOKEN', token);
     const served = spawnCli(['--home', harness.home, 'mcp', '--http', '--port', '0']);
     try {
