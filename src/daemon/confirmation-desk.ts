@@ -43,7 +43,7 @@ export class ConfirmationDesk implements Confirmer {
     this.attached.delete(session);
   }
 
-  /** Whether a connection confirms anything: for the status line and tests. */
+  /** The scopes attached now, oldest first: what a diagnostic (or a test) can see of the desk. */
   attachedScopes(): ConfirmScope[] {
     return [...this.attached.values()].map((entry) => entry.scope);
   }
