@@ -72,6 +72,63 @@ describe('openAuditLog', () => {
     expect(log.verify()).toMatchObject({ ok: true, count: 2 });
   });
 
+  it('refuses at the SQL level an insert that does not extend the chain', async () => {
+    const path = await tempDb();
+    using log = openAuditLog(path);
+    recordCall(log, 'c1');
+    recordCall(log, 'c2');
+    const [first, second, , last] = log.tail(10);
+    if (first === undefined || second === undefined || last === undefined) throw new Error('expected four records');
+    const raw = new Database(path);
+    const insert = raw.prepare(`INSERT INTO audit_records (seq, timestamp, kind, prev_hash, hash) VALUES (?, 't', 'lifecycle', ?, 'h')`);
+    try {
+      // A fork: a second record after record 1, appended at the end.
+      expect(() => insert.run(5, first.hash)).toThrow(/must follow the last one/);
+      // A gap, and a record that links to the last hash but skips a seq.
+      expect(() => insert.run(6, last.hash)).toThrow(/must follow the last one/);
+      // A record in the middle, and the next seq with a made-up link.
+      expect(() => insert.run(2, first.hash)).toThrow();
+      expect(() => insert.run(5, 'f'.repeat(64))).toThrow(/must follow the last one/);
+      // The only insert the table takes: the next seq, linked to the last hash.
+      expect(() => insert.run(5, last.hash)).not.toThrow();
+    } finally {
+      raw.close();
+    }
+    expect(log.verify()).toMatchObject({ ok: false, firstBrokenSeq: 5 });
+  });
+
+  it('migrates a version 1 log (UNIQUE prev_hash) to the chain trigger, keeping every record', async () => {
+    const path = await tempDb();
+    {
+      using log = openAuditLog(path);
+      for (let call = 1; call <= 50; call += 1) recordCall(log, `c${call}`);
+    }
+    // Rebuild the same records as schema version 1 left them.
+    const records = new Database(path, { readonly: true }).prepare('SELECT * FROM audit_records ORDER BY seq').all();
+    const v1Path = await tempDb();
+    const v1 = new Database(v1Path);
+    v1.exec(AUDIT_MIGRATIONS[0] ?? '');
+    v1.pragma('user_version = 1');
+    const columns = Object.keys(records[0] as object);
+    const insertV1 = v1.prepare(`INSERT INTO audit_records (${columns.map((name) => `"${name}"`).join(', ')}) VALUES (${columns.map((name) => `@${name}`).join(', ')})`);
+    for (const record of records) insertV1.run(record);
+    v1.close();
+    chmodSync(v1Path, 0o600);
+
+    using migrated = openAuditLog(v1Path);
+    expect(migrated.verify()).toMatchObject({ ok: true, count: 100 });
+    recordCall(migrated, 'after');
+    expect(migrated.verify()).toMatchObject({ ok: true, count: 102 });
+    const raw = new Database(v1Path, { readonly: true });
+    try {
+      const triggers = raw.prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' ORDER BY name").pluck().all();
+      expect(triggers).toEqual(['audit_records_extend_chain', 'audit_records_no_delete', 'audit_records_no_update']);
+      expect(raw.prepare("SELECT sql FROM sqlite_schema WHERE name = 'audit_records'").pluck().get()).not.toMatch(/UNIQUE/);
+    } finally {
+      raw.close();
+    }
+  });
+
   it('finds intents whose outcome never came', async () => {
     using log = openAuditLog(await tempDb());
     recordCall(log, 'done');

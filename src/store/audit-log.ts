@@ -7,6 +7,7 @@ import { busyTimeout, SqliteAuditReader, toAuditError as translate, type AuditRe
 import {
   normalizeAuditRecord,
   type AuditEntry,
+  type AuditFields,
   type AuditRecordInput,
   type AuditSanitizer,
   type NormalizedRecord,
@@ -125,22 +126,25 @@ class SqliteAuditLog extends SqliteAuditReader implements AuditLog {
     // often (a WAL of up to about 40 MiB instead of 4).
     if (this.#syncer !== undefined) db.pragma(`wal_autocheckpoint = ${String(BATCHED_AUTOCHECKPOINT_PAGES)}`);
     const last = db.prepare('SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1');
+    // Positional parameters: binding by name looks each one up on the object, on every append.
     const insert = db.prepare(`INSERT INTO audit_records
       (seq, timestamp, kind, call_id, topic, source, caller, "group", stage, code, decision, arguments, detail, prev_hash, hash)
-      VALUES (@seq, @timestamp, @kind, @callId, @topic, @source, @caller, @group, @stage, @code, @decision, @arguments, @detail, @prevHash, @hash)`);
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     // Reading the last hash and inserting after it happen in one IMMEDIATE transaction: the write
     // lock is taken first, so another process cannot append between the read and the insert.
     this.#appendTx = db.transaction((records: readonly NormalizedRecord[]) => {
       const previous = last.get() as { seq: number; hash: string } | undefined;
       let seq = previous?.seq ?? 0;
       let prevHash = previous?.hash ?? GENESIS_HASH;
+      const timestamp = new Date(this.#clock.now()).toISOString();
       return records.map((record) => {
         seq += 1;
-        const fields = { seq, timestamp: new Date(this.#clock.now()).toISOString(), ...record, prevHash };
-        const entry: AuditEntry = { ...fields, hash: hashAuditFields(fields) };
-        insert.run(entry);
-        prevHash = entry.hash;
-        return entry;
+        const fields: AuditFields = { seq, timestamp, ...record, prevHash };
+        const hash = hashAuditFields(fields);
+        const { kind, callId, topic, source, caller, group, stage, code, decision, detail } = record;
+        insert.run(seq, timestamp, kind, callId, topic, source, caller, group, stage, code, decision, record.arguments, detail, prevHash, hash);
+        prevHash = hash;
+        return { ...fields, hash };
       });
     });
   }

@@ -59,7 +59,10 @@ describe('openAuditReader', () => {
     const raw = new Database(path);
     try {
       raw.exec('BEGIN IMMEDIATE');
-      raw.exec(`INSERT INTO audit_records (seq, timestamp, kind, prev_hash, hash) VALUES (9999, 't', 'lifecycle', 'x', 'y')`);
+      const head = reader.head();
+      raw
+        .prepare(`INSERT INTO audit_records (seq, timestamp, kind, prev_hash, hash) VALUES (?, 't', 'lifecycle', ?, 'y')`)
+        .run((head?.seq ?? 0) + 1, head?.hash);
       expect(reader.verify()).toMatchObject({ ok: true, count: 1210 });
       raw.exec('ROLLBACK');
     } finally {

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { CarapaceError } from '../errors.js';
+import { GENESIS_HASH } from './audit-chain.js';
 
 /**
  * The audit database schema as an ordered list of migrations; `PRAGMA user_version` records how
@@ -33,6 +34,43 @@ export const AUDIT_MIGRATIONS: readonly string[] = [
     BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
   CREATE TRIGGER audit_records_no_delete BEFORE DELETE ON audit_records
     BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+  `,
+  // 2: the chain checked on insert instead of UNIQUE(prev_hash). Hashes are random, so that index
+  // put every append on a random page of a b-tree as large as the log: it cost more than the rest
+  // of the insert and grew with the log. The trigger is stronger and cheap (two lookups on the
+  // last page): a record is refused unless it is the next seq and links to the last record's
+  // hash, so the chain can neither fork nor skip at the SQL level. SQLite cannot drop a column
+  // constraint, so the table is rebuilt; DROP TABLE fires no DELETE trigger.
+  `
+  CREATE TABLE audit_records_v2 (
+    seq INTEGER PRIMARY KEY,
+    timestamp TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('intent', 'outcome', 'refusal', 'lifecycle')),
+    call_id TEXT,
+    topic TEXT,
+    source TEXT,
+    caller TEXT,
+    "group" TEXT,
+    stage TEXT,
+    code TEXT,
+    decision TEXT,
+    arguments TEXT,
+    detail TEXT,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+  ) STRICT;
+  INSERT INTO audit_records_v2 SELECT * FROM audit_records ORDER BY seq;
+  DROP TABLE audit_records;
+  ALTER TABLE audit_records_v2 RENAME TO audit_records;
+  CREATE INDEX audit_records_by_call ON audit_records (call_id, kind) WHERE call_id IS NOT NULL;
+  CREATE TRIGGER audit_records_no_update BEFORE UPDATE ON audit_records
+    BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+  CREATE TRIGGER audit_records_no_delete BEFORE DELETE ON audit_records
+    BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+  CREATE TRIGGER audit_records_extend_chain BEFORE INSERT ON audit_records
+    WHEN NEW.seq IS NOT (SELECT coalesce(max(seq), 0) + 1 FROM audit_records)
+      OR NEW.prev_hash IS NOT coalesce((SELECT hash FROM audit_records WHERE seq = NEW.seq - 1), '${GENESIS_HASH}')
+    BEGIN SELECT RAISE(ABORT, 'an audit record must follow the last one: the next seq, linked to its hash'); END;
   `,
 ];
 
