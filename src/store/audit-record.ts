@@ -140,7 +140,7 @@ function argumentsText(value: unknown, clean: AuditSanitizer): string {
     if (error instanceof UnserialisableArguments) return JSON.stringify({ 'carapace.unserialisable': true });
     throw error;
   }
-  if (Buffer.byteLength(text) <= AUDIT_CAPS.arguments) return text;
+  if (text.length * 3 <= AUDIT_CAPS.arguments || Buffer.byteLength(text) <= AUDIT_CAPS.arguments) return text;
   return JSON.stringify({
     'carapace.truncated': true,
     originalBytes: Buffer.byteLength(text),
@@ -170,11 +170,13 @@ function sanitizeValue(value: unknown, clean: AuditSanitizer, depth: number): un
  * rewritten on the way in and the stored text would no longer match the hash computed over it.
  */
 export function toWellFormed(text: string): string {
-  return text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  return text.toWellFormed();
 }
 
 /** Cuts text to at most `maxBytes` of UTF-8, on a character boundary, and marks the cut. */
 export function capUtf8(text: string, maxBytes: number): string {
+  // No UTF-16 unit takes more than 3 bytes of UTF-8: most text is known to fit without encoding it.
+  if (text.length * 3 <= maxBytes) return text;
   const bytes = Buffer.from(text, 'utf8');
   if (bytes.length <= maxBytes) return text;
   let end = maxBytes - Buffer.byteLength(TRUNCATED_MARK);
