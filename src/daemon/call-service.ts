@@ -53,6 +53,8 @@ export function createCallService(deps: CallServiceDependencies): CallService {
       // The session is the transport's fact about who sent the frame: the operator's connection, or
       // the plugin whose socket it came on.
       const result = await runPipeline(frame, { ...deps.context, session }, deps.ports);
+      // The reply first: the event is for observers, and the caller should not wait for it.
+      const sent = send(reply, encodeWireReply(result.reply), session);
       deps.publish({
         type: 'message.inbound',
         at: new Date(deps.ports.clock.now()).toISOString(),
@@ -61,7 +63,7 @@ export function createCallService(deps: CallServiceDependencies): CallService {
         topic: result.decision.envelope?.topic ?? null,
       });
       if (result.auditFailure !== undefined) deps.log.error({ err: result.auditFailure, call: result.decision.id }, 'the audit log did not record a decision');
-      await send(reply, encodeWireReply(result.reply), session);
+      await sent;
     },
 
     async handleRefusedFrame(error, bytes, session, reply) {

@@ -147,4 +147,38 @@ describe('event publisher', () => {
     subscriber.close();
     expect(received).toEqual(['plugin.ready', { type: 'plugin.ready', at: 'now', plugin: 'echo', container: 'c', tools: ['echo.echo'] }]);
   });
+
+  it('knows which event types have a subscriber, and forgets one that went away', async () => {
+    const dir = await ownerOnlyDir();
+    await using events = await openEventPublisher(join(dir, 'events.sock'), (error) => {
+      throw error;
+    });
+    expect(events.isWatched('message.inbound')).toBe(false);
+    const waitFor = async (condition: () => boolean): Promise<void> => {
+      for (let attempt = 0; attempt < 200 && !condition(); attempt++) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(condition()).toBe(true);
+    };
+    const plugins = new Subscriber({ linger: 0 });
+    plugins.connect(`ipc://${events.socketPath}`);
+    plugins.subscribe('plugin.');
+    await waitFor(() => events.isWatched('plugin.ready'));
+    expect(events.isWatched('plugin.stopped')).toBe(true);
+    expect(events.isWatched('message.inbound')).toBe(false);
+
+    // Two subscribers to everything; the prefix stays watched until the last one has gone.
+    const everything = [new Subscriber({ linger: 0 }), new Subscriber({ linger: 0 })];
+    for (const subscriber of everything) {
+      subscriber.connect(`ipc://${events.socketPath}`);
+      subscriber.subscribe();
+    }
+    await waitFor(() => events.isWatched('message.inbound'));
+    everything[0]?.close();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(events.isWatched('message.inbound')).toBe(true);
+    everything[1]?.close();
+    await waitFor(() => !events.isWatched('message.inbound'));
+    expect(events.isWatched('plugin.ready')).toBe(true);
+    plugins.close();
+    await waitFor(() => !events.isWatched('plugin.ready'));
+  });
 });

@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { Publisher } from 'zeromq';
+import { XPublisher } from 'zeromq';
 import type { CoreEvent } from '../core/core-event.js';
 import { SendQueue } from './send-queue.js';
 import { bindOwnerOnly, verifySocketDirectory } from './socket-file.js';
@@ -10,27 +10,41 @@ export interface EventPublisher extends AsyncDisposable {
   readonly socketPath: string;
   /** Queues the event; delivery is best effort, as PUB/SUB is (a slow subscriber loses events, the core never waits). */
   publish(event: CoreEvent): void;
+  /** Whether some subscriber listens for events of this type now. */
+  isWatched(type: CoreEvent['type']): boolean;
   close(): Promise<void>;
 }
 
 /**
  * Binds the event bus at `socketPath` (0600, owner-only directory). Each event is two frames:
  * the type (so SUB sockets can subscribe to `plugin.` or `plugin.ready`) and the event as JSON.
+ *
+ * An XPUB socket rather than a PUB: it reports which prefixes subscribers hold, so an event
+ * nobody listens for is neither serialised nor sent. `message.inbound` comes with every call, and
+ * usually nobody listens. libzmq reports a prefix when its first subscriber arrives and again when
+ * its last one leaves or disconnects, so a set of prefixes is the whole state.
  */
 export async function openEventPublisher(socketPath: string, onError: (error: Error) => void): Promise<EventPublisher> {
   const path = await verifySocketDirectory(dirname(socketPath), basename(socketPath));
   await rm(path, { force: true });
   // noDrop false, HWM bounded: a subscriber that stops reading costs the core bounded memory.
-  const publisher = new Publisher({ linger: 0, sendHighWaterMark: 1000 });
+  const publisher = new XPublisher({ linger: 0, sendHighWaterMark: 1000 });
   await bindOwnerOnly(publisher, path, undefined, `the event bus ${path}`);
+  const prefixes = new Set<string>();
+  const watching = trackSubscriptions(publisher, prefixes, onError);
   const queue = new SendQueue();
   let closed = false;
   let closing: Promise<void> | undefined;
+  const isWatched = (type: string): boolean => {
+    for (const prefix of prefixes) if (type.startsWith(prefix)) return true;
+    return false;
+  };
   const close = (): Promise<void> => {
     closing ??= (async () => {
       closed = true;
       await queue.drained();
       publisher.close();
+      await watching;
       await rm(path, { force: true });
     })();
     return closing;
@@ -38,10 +52,28 @@ export async function openEventPublisher(socketPath: string, onError: (error: Er
   return {
     socketPath: path,
     publish(event) {
-      if (closed) return;
+      if (closed || !isWatched(event.type)) return;
       queue.enqueue(() => publisher.send([event.type, JSON.stringify(event)])).catch(onError);
     },
+    isWatched,
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+const SUBSCRIBE = 1;
+const UNSUBSCRIBE = 0;
+
+/** Reads subscription messages (a 1 or 0 byte, then the prefix) into `prefixes` until the socket closes. */
+async function trackSubscriptions(publisher: XPublisher, prefixes: Set<string>, onError: (error: Error) => void): Promise<void> {
+  try {
+    for await (const [message] of publisher) {
+      if (message === undefined || message.length === 0) continue;
+      const prefix = message.subarray(1).toString('utf8');
+      if (message[0] === SUBSCRIBE) prefixes.add(prefix);
+      else if (message[0] === UNSUBSCRIBE) prefixes.delete(prefix);
+    }
+  } catch (error) {
+    if (!publisher.closed) onError(error as Error);
+  }
 }
