@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseWireReply } from '../wire/message.js';
-import { encodeError, encodeReady, encodeResult, parseCoreMessage, toJsonResult } from './plugin-protocol.js';
+import { encodeError, encodeReady, encodeResult, parseCoreMessage } from './plugin-protocol.js';
 
 const LIMITS = { maxFrameBytes: 1024 };
 const frame = (value: unknown): Uint8Array => new TextEncoder().encode(typeof value === 'string' ? value : JSON.stringify(value));
@@ -60,13 +60,21 @@ describe('plugin replies', () => {
     expect(JSON.parse(new TextDecoder().decode(encodeReady()))).toEqual({ type: 'ready' });
   });
 
-  it('convert handler results with JSON rules and refuse what JSON cannot carry', () => {
-    expect(toJsonResult(undefined)).toBeNull();
-    expect(toJsonResult({ a: undefined, b: new Date(0) })).toEqual({ b: '1970-01-01T00:00:00.000Z' });
-    expect(() => toJsonResult(() => 1)).toThrow(TypeError);
-    expect(() => toJsonResult({ n: 1n })).toThrow(TypeError);
+  it('carry handler results by JSON rules and refuse what JSON cannot carry', () => {
+    const result = (value: unknown): unknown => parseWireReply(encodeResult('c1', value), LIMITS);
+    expect(result(undefined)).toEqual({ correlation: 'c1', ok: true, result: null });
+    expect(result({ a: undefined, b: new Date(0) })).toEqual({ correlation: 'c1', ok: true, result: { b: '1970-01-01T00:00:00.000Z' } });
+    expect(result('lone \ud800 "quoted" \\')).toEqual({ correlation: 'c1', ok: true, result: 'lone \ud800 "quoted" \\' });
+    expect(() => encodeResult('c1', () => 1)).toThrow(TypeError);
+    expect(() => encodeResult('c1', { n: 1n })).toThrow(TypeError);
     const cycle: Record<string, unknown> = {};
     cycle['self'] = cycle;
-    expect(() => toJsonResult(cycle)).toThrow(TypeError);
+    expect(() => encodeResult('c1', cycle)).toThrow(TypeError);
+  });
+
+  it('refuse a correlation the core would not accept', () => {
+    expect(() => encodeResult('has space', 1)).toThrow(TypeError);
+    expect(() => encodeResult('"},"ok":false', 1)).toThrow(TypeError);
+    expect(parseWireReply(encodeResult(null, 1), LIMITS)).toEqual({ correlation: null, ok: true, result: 1 });
   });
 });

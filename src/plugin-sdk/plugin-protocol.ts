@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CarapaceError } from '../errors.js';
-import { DEFAULT_MAX_DEPTH, isJsonObject, parseJsonText, type JsonObject, type JsonValue } from '../wire/json.js';
+import { DEFAULT_MAX_DEPTH, isJsonObject, parseJsonText, type JsonObject } from '../wire/json.js';
 import { encodeWireReply, type WireLimits, type WireReplyError } from '../wire/message.js';
 import { CORRELATION_PATTERN, IDENTIFIER_PATTERN } from '../wire/names.js';
 
@@ -39,6 +39,7 @@ const CallSchema = z.strictObject({
 const ShutdownSchema = z.strictObject({ type: z.literal('shutdown') });
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const encoder = new TextEncoder();
 
 /**
  * Narrows one frame from the core. The core is trusted, but the socket is a boundary like any
@@ -73,27 +74,25 @@ export function parseCoreMessage(frame: Uint8Array, limits: WireLimits): CoreMes
 
 /** The ready announcement, sent once after connecting. */
 export function encodeReady(): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(READY_MESSAGE));
+  return encoder.encode(JSON.stringify(READY_MESSAGE));
 }
 
-/** A success reply; the result must already be plain JSON (see `toJsonResult`). */
-export function encodeResult(correlation: string | null, result: JsonValue): Uint8Array {
-  return encodeWireReply({ correlation, ok: true, result });
+/**
+ * A success reply around what a handler returned. The value is serialised once, with JSON's own
+ * rules (`undefined` becomes `null`, class instances become their enumerable fields); what JSON
+ * cannot carry (BigInt, cycles, a bare function) throws a TypeError. The frame is built around that
+ * text instead of being checked against the reply schema: the result is JSON by construction and
+ * the correlation is checked here, so it is a frame the core's `parseWireReply` accepts.
+ */
+export function encodeResult(correlation: string | null, value: unknown): Uint8Array {
+  if (correlation !== null && !CORRELATION_PATTERN.test(correlation)) throw new TypeError('not a well-formed correlation');
+  const result = JSON.stringify(value ?? null) as string | undefined;
+  if (result === undefined) throw new TypeError('the result has no JSON form');
+  return encoder.encode(`{"correlation":${JSON.stringify(correlation)},"ok":true,"result":${result}}`);
 }
 
 export function encodeError(correlation: string | null, error: WireReplyError): Uint8Array {
   return encodeWireReply({ correlation, ok: false, error });
-}
-
-/**
- * Converts what a handler returned to plain JSON with JSON's own rules (`undefined` becomes
- * `null`, class instances become their enumerable fields). Throws for what JSON cannot carry
- * (BigInt, cycles, a bare function).
- */
-export function toJsonResult(value: unknown): JsonValue {
-  const text = JSON.stringify(value ?? null) as string | undefined;
-  if (text === undefined) throw new TypeError('the result has no JSON form');
-  return JSON.parse(text) as JsonValue;
 }
 
 function salvageCorrelation(value: JsonObject): string | null {

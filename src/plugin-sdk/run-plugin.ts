@@ -5,7 +5,7 @@ import type { CredentialMap } from '../wire/credential-message.js';
 import type { JsonObject } from '../wire/json.js';
 import { DEFAULT_WIRE_LIMITS, type WireLimits } from '../wire/message.js';
 import { IDENTIFIER_PATTERN } from '../wire/names.js';
-import { encodeError, encodeReady, encodeResult, parseCoreMessage, toJsonResult, type PluginCall } from './plugin-protocol.js';
+import { encodeError, encodeReady, encodeResult, parseCoreMessage, type PluginCall } from './plugin-protocol.js';
 import { readCredentialsOnce } from './read-credentials.js';
 
 /** Where the core bind-mounts this container's socket. */
@@ -177,7 +177,9 @@ class PluginServer {
     };
     let reply: Uint8Array;
     try {
-      reply = encodeResult(call.correlation, toJsonResult(await handler(call.arguments, context)));
+      const value: unknown = handler(call.arguments, context);
+      // Most handlers answer at once; only a promise costs a turn of the event loop.
+      reply = encodeResult(call.correlation, isThenable(value) ? await value : value);
       if (reply.byteLength > this.limits.maxFrameBytes) throw new RangeError(`the result is larger than ${String(this.limits.maxFrameBytes)} bytes`);
     } catch (error) {
       this.options.onHandlerError?.(error, call.tool);
@@ -202,4 +204,8 @@ class PluginServer {
     this.#sendTail = sent.catch(() => undefined);
     return sent;
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
