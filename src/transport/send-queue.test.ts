@@ -16,6 +16,31 @@ describe('SendQueue', () => {
     expect(queue.depth).toBe(0);
   });
 
+  it('starts a send at once when the queue is idle, and queues one behind a send in flight', async () => {
+    const queue = new SendQueue();
+    let started = 0;
+    let release!: () => void;
+    const first = queue.enqueue(() => new Promise<void>((resolve) => ((release = resolve), started++)));
+    expect(started).toBe(1);
+    const second = queue.enqueue(async () => void started++);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toBe(1);
+    release();
+    await Promise.all([first, second]);
+    expect(started).toBe(2);
+    expect(queue.depth).toBe(0);
+  });
+
+  it('turns a send that throws at once into a rejection', async () => {
+    const queue = new SendQueue();
+    await expect(
+      queue.enqueue(() => {
+        throw new Error('socket closed');
+      }),
+    ).rejects.toThrow('socket closed');
+    await expect(queue.enqueue(async () => undefined)).resolves.toBeUndefined();
+  });
+
   it('keeps going after a failed send', async () => {
     const queue = new SendQueue();
     await expect(queue.enqueue(() => Promise.reject(new Error('peer gone')))).rejects.toThrow('peer gone');

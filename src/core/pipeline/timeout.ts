@@ -17,13 +17,10 @@ export async function raceTimeout<T>(work: (signal: AbortSignal) => Promise<T>, 
       resolve({ kind: 'timeout' });
     });
   });
-  // `then` first, so a `work` that throws synchronously is handled like one that rejects.
-  const settled = Promise.resolve()
-    .then(() => work(controller.signal))
-    .then(
-      (value) => ({ kind: 'value' as const, value }),
-      (error: unknown) => ({ kind: 'error' as const, error }),
-    );
+  const settled = startWork(work, controller.signal).then(
+    (value) => ({ kind: 'value' as const, value }),
+    (error: unknown) => ({ kind: 'error' as const, error }),
+  );
   try {
     const first = await Promise.race([settled, deadline]);
     if (first.kind === 'timeout') return { timedOut: true };
@@ -31,5 +28,14 @@ export async function raceTimeout<T>(work: (signal: AbortSignal) => Promise<T>, 
     return { timedOut: false, value: first.value };
   } finally {
     cancel();
+  }
+}
+
+/** Starts `work` now; one that throws synchronously is handled like one that rejects. */
+function startWork<T>(work: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
+  try {
+    return work(signal);
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
