@@ -40,7 +40,9 @@ export const AUDIT_MIGRATIONS: readonly string[] = [
   // of the insert and grew with the log. The trigger is stronger and cheap (two lookups on the
   // last page): a record is refused unless it is the next seq and links to the last record's
   // hash, so the chain can neither fork nor skip at the SQL level. SQLite cannot drop a column
-  // constraint, so the table is rebuilt; DROP TABLE fires no DELETE trigger.
+  // constraint, so the table is rebuilt; DROP TABLE fires no DELETE trigger. The call-id index
+  // now holds outcomes only, all that finding an intent without its outcome looks up: one index
+  // insert per call instead of two.
   `
   CREATE TABLE audit_records_v2 (
     seq INTEGER PRIMARY KEY,
@@ -62,7 +64,7 @@ export const AUDIT_MIGRATIONS: readonly string[] = [
   INSERT INTO audit_records_v2 SELECT * FROM audit_records ORDER BY seq;
   DROP TABLE audit_records;
   ALTER TABLE audit_records_v2 RENAME TO audit_records;
-  CREATE INDEX audit_records_by_call ON audit_records (call_id, kind) WHERE call_id IS NOT NULL;
+  CREATE INDEX audit_records_outcome_by_call ON audit_records (call_id) WHERE kind = 'outcome';
   CREATE TRIGGER audit_records_no_update BEFORE UPDATE ON audit_records
     BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
   CREATE TRIGGER audit_records_no_delete BEFORE DELETE ON audit_records
