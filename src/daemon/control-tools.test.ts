@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { toAccessPolicy, isAllowed } from '../core/pipeline/access-policy.js';
+import { CancellationSource } from '../core/pipeline/cancellation.js';
 import type { Envelope } from '../core/pipeline/envelope.js';
 import type { Dispatcher } from '../core/pipeline/route.js';
 import type { JsonObject } from '../wire/json.js';
@@ -35,7 +36,7 @@ function setUp() {
     pushTo: (session) => pushes.get(session),
   });
   const call = (topic: string, args: JsonObject = {}, session?: string) =>
-    dispatcher.dispatch({ envelope: envelope(topic, args, session), plugin: topic.split('.')[0] ?? '', tool: topic.split('.')[1] ?? '' }, new AbortController().signal);
+    dispatcher.dispatch({ envelope: envelope(topic, args, session), plugin: topic.split('.')[0] ?? '', tool: topic.split('.')[1] ?? '' }, new CancellationSource());
   return { desk, dispatcher, call };
 }
 

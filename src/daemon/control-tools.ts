@@ -65,7 +65,8 @@ export function controlTools(): RegisteredTool[] {
 export function withControlTools(plugins: Dispatcher, deps: ControlToolDependencies): Dispatcher {
   return {
     isRunning: (plugin) => plugin === CONTROL_PLUGIN || plugins.isRunning(plugin),
-    dispatch: (request, signal) => (request.plugin === CONTROL_PLUGIN ? Promise.resolve(serve(request, deps)) : plugins.dispatch(request, signal)),
+    dispatch: (request, cancellation) =>
+      request.plugin === CONTROL_PLUGIN ? Promise.resolve(serve(request, deps)) : plugins.dispatch(request, cancellation),
   };
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { CONTAINER_UID, LABEL_ROLE, toHardenedSpec, type ResourceLimits } from '../core/container-spec.js';
 import { homeLabels } from '../core/container-labels.js';
+import type { Cancellation } from '../core/pipeline/cancellation.js';
 import type { DispatchRequest, PluginReply } from '../core/pipeline/route.js';
 import { encodeCredentialMessage } from '../credentials/stdin-delivery.js';
 import { CarapaceError, toCarapaceError } from '../errors.js';
@@ -41,7 +42,7 @@ export interface RunningPlugin extends AsyncDisposable {
   readonly startedAt: string;
   isRunning(): boolean;
   /** Sends one call; resolves with the plugin's reply, rejects `ROUTE_UNAVAILABLE` if it stops first. */
-  call(request: DispatchRequest, signal: AbortSignal): Promise<PluginReply>;
+  call(request: DispatchRequest, cancellation: Cancellation): Promise<PluginReply>;
   /** Asks the plugin to shut down, then removes its container and socket. Idempotent. */
   stop(): Promise<void>;
 }
@@ -137,7 +138,7 @@ class PluginConnection implements RunningPlugin {
     return this.running;
   }
 
-  async call(request: DispatchRequest, signal: AbortSignal): Promise<PluginReply> {
+  async call(request: DispatchRequest, cancellation: Cancellation): Promise<PluginReply> {
     const channel = this.channel;
     if (!this.running || channel === undefined) throw this.unavailable('is not running');
     // A plugin that stops reading must not make the core hold an unbounded backlog of calls for it.
@@ -147,17 +148,17 @@ class PluginConnection implements RunningPlugin {
     const correlation = request.envelope.id;
     const replied = new Promise<PluginReply>((resolve, reject) => this.pending.set(correlation, { resolve, reject }));
     const forget = (): void => void this.pending.delete(correlation);
-    signal.addEventListener('abort', forget, { once: true });
+    const stopListening = cancellation.onCancel(forget);
     try {
       // Both at once: a plugin that dies while its frame still waits in the send queue rejects
       // `replied` first, and that rejection must reach the caller, never go unhandled (which would
       // end the core's process: a hostile plugin could kill the core by exiting at the right time).
       this.unsentCalls++;
-      const sent = channel.send(toCallFrame(correlation, request.tool, request.envelope.arguments), signal).finally(() => void this.unsentCalls--);
+      const sent = channel.send(toCallFrame(correlation, request.tool, request.envelope.arguments), cancellation).finally(() => void this.unsentCalls--);
       const [, reply] = await Promise.all([sent, replied]);
       return reply;
     } finally {
-      signal.removeEventListener('abort', forget);
+      stopListening();
       forget();
     }
   }

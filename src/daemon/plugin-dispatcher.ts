@@ -25,11 +25,11 @@ export class PluginDispatcher implements Dispatcher {
     return this.plugins.get(plugin)?.isRunning() === true;
   }
 
-  dispatch: Dispatcher['dispatch'] = (request, signal) => {
+  dispatch: Dispatcher['dispatch'] = (request, cancellation) => {
     const plugin = this.plugins.get(request.plugin);
     if (plugin === undefined) {
       return Promise.reject(new CarapaceError('ROUTE_UNAVAILABLE', `plugin ${request.plugin} is not running`, { details: { plugin: request.plugin } }));
     }
-    return plugin.call(request, signal);
+    return plugin.call(request, cancellation);
   };
 }

@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { Router } from 'zeromq';
+import type { Cancellation } from '../core/pipeline/cancellation.js';
 import { CarapaceError, toCarapaceError } from '../errors.js';
 import { checkFrame, messageBytes } from './frame-check.js';
 import { SendQueue } from './send-queue.js';
@@ -67,7 +68,7 @@ export interface PluginChannel extends AsyncDisposable {
    * Sends one frame to the plugin (the peer that spoke most recently). Sends are serialized; a send
    * before any peer spoke, after close, or that the peer does not take rejects with `ROUTE_UNAVAILABLE`.
    */
-  send(bytes: Uint8Array, signal?: AbortSignal): Promise<void>;
+  send(bytes: Uint8Array, cancellation?: Cancellation): Promise<void>;
   /** Stops receiving, fails queued sends, unbinds and removes the socket file. Idempotent. */
   close(): Promise<void>;
 }
@@ -138,10 +139,10 @@ class ZmqPluginChannel implements PluginChannel {
     this.watching = this.watchDisconnects();
   }
 
-  send(bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
+  send(bytes: Uint8Array, cancellation?: Cancellation): Promise<void> {
     const peer = this.peer;
     if (peer === undefined) return Promise.reject(this.unavailable('no peer has connected yet'));
-    return this.sendTo(peer, bytes, signal);
+    return this.sendTo(peer, bytes, cancellation);
   }
 
 
@@ -163,7 +164,7 @@ class ZmqPluginChannel implements PluginChannel {
     await rm(this.socketPath, { force: true });
   }
 
-  private sendTo(peer: Buffer, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
+  private sendTo(peer: Buffer, bytes: Uint8Array, cancellation?: Cancellation): Promise<void> {
     return this.queue.enqueue(async () => {
       if (this.closed) throw this.unavailable('the channel is closed');
       try {
@@ -174,7 +175,7 @@ class ZmqPluginChannel implements PluginChannel {
           details: { plugin: this.plugin, reason: (error as { code?: unknown }).code ?? 'unknown' },
         });
       }
-    }, signal);
+    }, cancellation);
   }
 
   private async receive(): Promise<void> {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CancellationSource } from '../core/pipeline/cancellation.js';
 import { SendQueue } from './send-queue.js';
 
 describe('SendQueue', () => {
@@ -51,10 +52,10 @@ describe('SendQueue', () => {
     const queue = new SendQueue();
     let release!: () => void;
     const blocking = queue.enqueue(() => new Promise<void>((resolve) => (release = resolve)));
-    const controller = new AbortController();
+    const cancellation = new CancellationSource();
     let sent = false;
-    const abandoned = queue.enqueue(async () => void (sent = true), controller.signal);
-    controller.abort();
+    const abandoned = queue.enqueue(async () => void (sent = true), cancellation);
+    cancellation.cancel();
     await new Promise((resolve) => setImmediate(resolve));
     release();
     await blocking;

@@ -1,3 +1,4 @@
+import type { Cancellation } from '../core/pipeline/cancellation.js';
 import { CarapaceError } from '../errors.js';
 
 /**
@@ -16,13 +17,13 @@ export class SendQueue {
 
   /**
    * Runs `send` after every send enqueued before it has settled; resolves or rejects with it. If
-   * `signal` is aborted by the time its turn comes (its caller gave up), the send is skipped and
+   * `cancellation` is cancelled by the time its turn comes (its caller gave up), the send is skipped and
    * rejects with `ROUTE_UNAVAILABLE`: a peer that stopped reading must not be handed a backlog of
    * frames nobody waits for.
    */
-  enqueue(send: () => Promise<void>, signal?: AbortSignal): Promise<void> {
+  enqueue(send: () => Promise<void>, cancellation?: Cancellation): Promise<void> {
     const run = (): Promise<void> => {
-      if (signal?.aborted === true) throw new CarapaceError('ROUTE_UNAVAILABLE', 'the frame was given up before it could be sent');
+      if (cancellation?.cancelled === true) throw new CarapaceError('ROUTE_UNAVAILABLE', 'the frame was given up before it could be sent');
       return send();
     };
     // An idle queue starts the send now: the common case, one reply at a time, pays no extra turn.

@@ -1,5 +1,6 @@
 import type { Clock } from '../../src/core/clock.js';
 import type { AuditHook, CallIntent } from '../../src/core/pipeline/audit-hook.js';
+import type { Cancellation } from '../../src/core/pipeline/cancellation.js';
 import type { Decision } from '../../src/core/pipeline/decision.js';
 import type { Dispatcher, DispatchRequest, PluginReply } from '../../src/core/pipeline/route.js';
 import { parseManifest, type PluginManifest } from '../../src/wire/manifest.js';
@@ -83,7 +84,7 @@ export class RecordingAudit implements AuditHook {
 export class FakeDispatcher implements Dispatcher {
   running = new Set<string>(['echo', 'memory']);
   readonly requests: DispatchRequest[] = [];
-  handle: (request: DispatchRequest, signal: AbortSignal) => Promise<PluginReply> = (request) =>
+  handle: (request: DispatchRequest, cancellation: Cancellation) => Promise<PluginReply> = (request) =>
     Promise.resolve({ ok: true, result: { echoed: request.envelope.arguments } });
 
   constructor(private readonly timeline: string[]) {}
@@ -92,10 +93,10 @@ export class FakeDispatcher implements Dispatcher {
     return this.running.has(plugin);
   }
 
-  dispatch(request: DispatchRequest, signal: AbortSignal): Promise<PluginReply> {
+  dispatch(request: DispatchRequest, cancellation: Cancellation): Promise<PluginReply> {
     this.timeline.push(`dispatch:${request.envelope.topic}`);
     this.requests.push(request);
-    return this.handle(request, signal);
+    return this.handle(request, cancellation);
   }
 }
 

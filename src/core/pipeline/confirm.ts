@@ -64,7 +64,13 @@ export async function confirmCall(
   };
   let answer;
   try {
-    answer = await raceTimeout((signal) => confirmer.confirm(request, { timeoutMs: options.timeoutMs, signal }), options.timeoutMs, options.clock);
+    const deadline = new AbortController();
+    answer = await raceTimeout(
+      () => confirmer.confirm(request, { timeoutMs: options.timeoutMs, signal: deadline.signal }),
+      options.timeoutMs,
+      options.clock,
+      () => deadline.abort(),
+    );
   } catch (error) {
     // A denial the confirmer explains (no one attached to ask) is its own; any other failure's
     // message stays out of the reply: it may describe the host.

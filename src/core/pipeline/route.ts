@@ -1,6 +1,7 @@
 import { CarapaceError, isCarapaceError } from '../../errors.js';
 import type { JsonValue } from '../../wire/json.js';
 import type { Clock } from '../clock.js';
+import { CancellationSource, type Cancellation } from './cancellation.js';
 import type { Envelope } from './envelope.js';
 import { raceTimeout } from './timeout.js';
 import type { RegisteredTool } from './tool-registry.js';
@@ -20,11 +21,11 @@ export type PluginReply =
 /**
  * The port to running plugins (the ZeroMQ transport). `dispatch` resolves with the plugin's reply;
  * it may reject with `ROUTE_UNAVAILABLE` if the plugin stopped meanwhile; any other rejection is
- * treated as the plugin failing. On timeout the pipeline aborts `signal`.
+ * treated as the plugin failing. On timeout the pipeline cancels `cancellation`.
  */
 export interface Dispatcher {
   isRunning(plugin: string): boolean;
-  dispatch(request: DispatchRequest, signal: AbortSignal): Promise<PluginReply>;
+  dispatch(request: DispatchRequest, cancellation: Cancellation): Promise<PluginReply>;
 }
 
 export type RouteOutcome =
@@ -54,7 +55,8 @@ export async function dispatchCall(
   const request: DispatchRequest = { envelope, plugin: registered.plugin, tool: registered.tool.name };
   let raced;
   try {
-    raced = await raceTimeout((signal) => dispatcher.dispatch(request, signal), options.timeoutMs, options.clock);
+    const cancellation = new CancellationSource();
+    raced = await raceTimeout(() => dispatcher.dispatch(request, cancellation), options.timeoutMs, options.clock, () => cancellation.cancel());
   } catch (error) {
     if (isCarapaceError(error) && error.code === 'ROUTE_UNAVAILABLE') return { kind: 'unavailable', reason: error.message };
     // The transport's message stays out of the reply (and so the caller's view): it may name host paths.

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock, FakeDispatcher, RecordingAudit, sequentialIds, testManifests } from '../../../test/support/pipeline-fakes.js';
 import { CarapaceError } from '../../errors.js';
+import type { Cancellation } from './cancellation.js';
 import { createSanitizer } from '../sanitizer.js';
 import { toAccessPolicy } from './access-policy.js';
 import type { Confirmer } from './confirm.js';
@@ -203,19 +204,19 @@ describe('runPipeline', () => {
     expect(JSON.stringify(reply)).not.toContain('/home/u');
   });
 
-  it('times a call out with CALL_TIMEOUT, aborts it, and shrugs off the late rejection', async () => {
+  it('times a call out with CALL_TIMEOUT, cancels it, and shrugs off the late rejection', async () => {
     const { run, dispatcher, clock } = setup();
-    let call_: AbortSignal | undefined;
-    dispatcher.handle = (_request, signal) => {
-      call_ = signal;
-      const answer = new Promise<never>((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('cancelled'))));
+    let call_: Cancellation | undefined;
+    dispatcher.handle = (_request, cancellation) => {
+      call_ = cancellation;
+      const answer = new Promise<never>((_resolve, reject) => cancellation.onCancel(() => reject(new Error('cancelled'))));
       clock.advance(5_000);
       return answer;
     };
     const { decision, reply } = await run(call('echo.say', { text: 'hi' }));
     expect(decision).toMatchObject({ outcome: 'timeout', code: 'CALL_TIMEOUT' });
     expect(reply).toMatchObject({ ok: false, error: { code: 'CALL_TIMEOUT' } });
-    expect(call_?.aborted).toBe(true);
+    expect(call_?.cancelled).toBe(true);
     expect(clock.pendingTimers).toBe(0);
   });
 

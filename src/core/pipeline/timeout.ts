@@ -3,21 +3,21 @@ import type { Clock } from '../clock.js';
 export type Raced<T> = { readonly timedOut: false; readonly value: T } | { readonly timedOut: true };
 
 /**
- * Runs `work` against a deadline on `clock`. On timeout the signal given to `work` is aborted (so an
- * adapter can drop what it was waiting for) and `{ timedOut: true }` is returned; a late answer is
- * ignored. A rejection from `work` before the deadline is rethrown; one after it is already moot
- * and is observed here, so it can never surface as an unhandled rejection that kills the core.
+ * Runs `work` against a deadline on `clock`. On timeout `onTimeout` runs (the caller aborts or
+ * cancels what `work` was given, so an adapter can drop what it was waiting for) and
+ * `{ timedOut: true }` is returned; a late answer is ignored. A rejection from `work` before the
+ * deadline is rethrown; one after it is already moot and is observed here, so it can never surface
+ * as an unhandled rejection that kills the core.
  */
-export async function raceTimeout<T>(work: (signal: AbortSignal) => Promise<T>, timeoutMs: number, clock: Clock): Promise<Raced<T>> {
-  const controller = new AbortController();
+export async function raceTimeout<T>(work: () => Promise<T>, timeoutMs: number, clock: Clock, onTimeout: () => void): Promise<Raced<T>> {
   let cancel: () => void = () => undefined;
   const deadline = new Promise<{ readonly kind: 'timeout' }>((resolve) => {
     cancel = clock.schedule(timeoutMs, () => {
-      controller.abort();
       resolve({ kind: 'timeout' });
+      onTimeout();
     });
   });
-  const settled = startWork(work, controller.signal).then(
+  const settled = startWork(work).then(
     (value) => ({ kind: 'value' as const, value }),
     (error: unknown) => ({ kind: 'error' as const, error }),
   );
@@ -32,9 +32,9 @@ export async function raceTimeout<T>(work: (signal: AbortSignal) => Promise<T>, 
 }
 
 /** Starts `work` now; one that throws synchronously is handled like one that rejects. */
-function startWork<T>(work: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
+function startWork<T>(work: () => Promise<T>): Promise<T> {
   try {
-    return work(signal);
+    return work();
   } catch (error) {
     return Promise.reject(error);
   }
