@@ -42,7 +42,8 @@ export const AUDIT_MIGRATIONS: readonly string[] = [
   // hash, so the chain can neither fork nor skip at the SQL level. SQLite cannot drop a column
   // constraint, so the table is rebuilt; DROP TABLE fires no DELETE trigger. The call-id index
   // now holds outcomes only, all that finding an intent without its outcome looks up: one index
-  // insert per call instead of two.
+  // insert per call instead of two. The columns repeat migration 1's on purpose: each migration is
+  // a frozen snapshot, so nothing is shared between them that a later edit could change.
   `
   CREATE TABLE audit_records_v2 (
     seq INTEGER PRIMARY KEY,
