@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { CarapaceError } from '../errors.js';
-import { DEFAULT_MAX_DEPTH, isJsonObject, parseJsonText, type JsonObject } from '../wire/json.js';
-import { encodeWireReply, type WireLimits, type WireReplyError } from '../wire/message.js';
+import { isJsonObject, type JsonObject } from '../wire/json.js';
+import { decodeJsonFrame, encodeWireReply, salvageCorrelation, type WireLimits, type WireReplyError } from '../wire/message.js';
 import { CORRELATION_PATTERN, IDENTIFIER_PATTERN } from '../wire/names.js';
 
 /**
@@ -38,7 +38,6 @@ const CallSchema = z.strictObject({
 });
 const ShutdownSchema = z.strictObject({ type: z.literal('shutdown') });
 
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 
 /**
@@ -49,19 +48,7 @@ const encoder = new TextEncoder();
  * is neither a call nor a shutdown; `details.correlation` holds a well-formed correlation if any.
  */
 export function parseCoreMessage(frame: Uint8Array, limits: WireLimits): CoreMessage {
-  if (frame.byteLength > limits.maxFrameBytes) {
-    throw new CarapaceError('WIRE_FRAME_TOO_LARGE', `frame of ${String(frame.byteLength)} bytes exceeds ${String(limits.maxFrameBytes)}`, {
-      details: { bytes: frame.byteLength, maxFrameBytes: limits.maxFrameBytes },
-    });
-  }
-  let text: string;
-  try {
-    text = utf8.decode(frame);
-  } catch (error) {
-    throw new CarapaceError('WIRE_INVALID_UTF8', 'frame is not valid UTF-8', { cause: error });
-  }
-  const value = parseJsonText(text, { maxDepth: limits.maxDepth ?? DEFAULT_MAX_DEPTH });
-  if (!isJsonObject(value)) throw new CarapaceError('WIRE_NOT_OBJECT', 'frame is not a JSON object');
+  const value = decodeJsonFrame(frame, limits);
   if (Object.hasOwn(value, 'type')) {
     const shutdown = ShutdownSchema.safeParse(value);
     if (shutdown.success) return { kind: 'shutdown' };
@@ -93,11 +80,6 @@ export function encodeResult(correlation: string | null, value: unknown): Uint8A
 
 export function encodeError(correlation: string | null, error: WireReplyError): Uint8Array {
   return encodeWireReply({ correlation, ok: false, error });
-}
-
-function salvageCorrelation(value: JsonObject): string | null {
-  const candidate = Object.hasOwn(value, 'correlation') ? value['correlation'] : undefined;
-  return typeof candidate === 'string' && CORRELATION_PATTERN.test(candidate) ? candidate : null;
 }
 
 function invalid(problems: string, correlation: string | null): CarapaceError {

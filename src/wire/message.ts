@@ -130,7 +130,7 @@ export function decodeJsonFrame(frame: Uint8Array, limits: WireLimits): JsonObje
 }
 
 /** The frame's correlation when it is well formed, so even a refusal can be matched by the caller. */
-function salvageCorrelation(value: JsonObject): string | null {
+export function salvageCorrelation(value: JsonObject): string | null {
   const candidate = Object.hasOwn(value, 'correlation') ? value['correlation'] : undefined;
   return typeof candidate === 'string' && CORRELATION_PATTERN.test(candidate) ? candidate : null;
 }
