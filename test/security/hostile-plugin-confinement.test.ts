@@ -5,12 +5,10 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EnsuredImage } from '../../src/images/ensure-image.js';
-import { DockerApiRuntime } from '../../src/runtime/docker-api/docker-api-runtime.js';
+import type { DockerApiRuntime } from '../../src/runtime/docker-api/docker-api-runtime.js';
 import type { WireReply } from '../../src/wire/message.js';
-import { podman } from '../images/podman-cli.js';
-import { startTestCore, type TestCore } from '../support/core-harness.js';
-import { ensureHostilePluginImage, hostilePluginManifest } from '../support/hostile-plugin.js';
+import type { TestCore } from '../support/core-harness.js';
+import { hostilePluginManifest, startHostileCore, type HostileCore } from '../support/hostile-plugin.js';
 import { podmanSocket } from '../support/podman.js';
 import { rawInspectText } from '../support/podman-test-runtime.js';
 
@@ -25,26 +23,24 @@ describe('a hostile plugin inside its container', () => {
     other: { OTHER_TOKEN: `other-token-${randomBytes(16).toString('hex')}` },
   };
   const allValues = Object.values(secrets).flatMap((values) => Object.values(values));
+  let hostileCore: HostileCore;
   let runtime: DockerApiRuntime;
-  let image: EnsuredImage;
   let harness: TestCore;
   let listener: Server;
   let connectionsToHost = 0;
   let report: Record<string, unknown>;
 
   beforeAll(async () => {
-    runtime = await DockerApiRuntime.connect(podmanSocket());
-    image = await ensureHostilePluginImage(runtime);
     listener = createServer((socket) => {
       connectionsToHost += 1;
       socket.destroy();
     });
     await new Promise<void>((resolve) => listener.listen(0, '0.0.0.0', resolve));
-    harness = await startTestCore({
+    hostileCore = await startHostileCore((image) => ({ hostile: hostilePluginManifest(image) }), {
       credentials: secrets,
-      userPlugins: { hostile: hostilePluginManifest(image.reference) },
       config: '[calls]\ntimeout_ms = 30000\n',
     });
+    ({ harness, runtime } = hostileCore);
     const hosts = ['127.0.0.1', '10.0.2.2', '169.254.1.2', 'host.containers.internal', ...hostAddresses()];
     const reply = await harness.client().call(
       { topic: 'hostile.probe', arguments: { hostHome: harness.home, hostPort: (listener.address() as AddressInfo).port, hosts } },
@@ -54,10 +50,8 @@ describe('a hostile plugin inside its container', () => {
   }, 240_000);
 
   afterAll(async () => {
-    await harness?.stop();
+    await hostileCore?.stop();
     listener?.close();
-    if (image?.loaded) await podman(['rmi', image.reference]);
-    await runtime?.[Symbol.asyncDispose]();
   }, 60_000);
 
   const hostile = () => {

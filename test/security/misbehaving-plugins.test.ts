@@ -2,15 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { homeLabels } from '../../src/core/container-labels.js';
 import { readCoreState } from '../../src/daemon/core-state.js';
 import { pinImage } from '../../src/daemon/local-pins.js';
-import type { EnsuredImage } from '../../src/images/ensure-image.js';
-import { DockerApiRuntime } from '../../src/runtime/docker-api/docker-api-runtime.js';
+import type { DockerApiRuntime } from '../../src/runtime/docker-api/docker-api-runtime.js';
 import { MAX_QUEUED_CALLS } from '../../src/daemon/plugin-container.js';
 import { openAuditReader } from '../../src/store/audit-reader.js';
 import type { WireReply } from '../../src/wire/message.js';
-import { podman } from '../images/podman-cli.js';
-import { startTestCore, type TestCore } from '../support/core-harness.js';
-import { ensureHostilePluginImage, hostilePluginManifest } from '../support/hostile-plugin.js';
-import { podmanSocket } from '../support/podman.js';
+import type { TestCore } from '../support/core-harness.js';
+import { hostilePluginManifest, startHostileCore, type HostileCore } from '../support/hostile-plugin.js';
 
 const CALL_TIMEOUT_MS = 3000;
 const MISSING_IMAGE = 'localhost/carapace/test-image-never-loaded';
@@ -20,16 +17,14 @@ const MISSING_IMAGE = 'localhost/carapace/test-image-never-loaded';
  * typed error and never a success, and the other plugins keep serving.
  */
 describe('misbehaving plugins', () => {
+  let hostile: HostileCore;
   let runtime: DockerApiRuntime;
-  let image: EnsuredImage;
   let harness: TestCore;
 
   beforeAll(async () => {
-    runtime = await DockerApiRuntime.connect(podmanSocket());
-    image = await ensureHostilePluginImage(runtime);
-    const manifest = (name: string) => hostilePluginManifest(image.reference, name);
-    harness = await startTestCore({
-      userPlugins: {
+    const plugins = (image: string) => {
+      const manifest = (name: string) => hostilePluginManifest(image, name);
+      return {
         hostile: manifest('hostile'),
         crasher: manifest('crasher'),
         jammer: manifest('jammer'),
@@ -37,18 +32,17 @@ describe('misbehaving plugins', () => {
         openschema: { ...manifest('openschema'), tools: [{ name: 'open', description: 'Takes anything.', risk: 'low', arguments: { type: 'object' } }] },
         misnamed: manifest('othername'),
         noimage: hostilePluginManifest(`${MISSING_IMAGE}:1.0.0`, 'noimage'),
-      },
+      };
+    };
+    hostile = await startHostileCore(plugins, {
       // Pinned, but to an image the runtime does not hold: the gate gets as far as the runtime.
       beforeStart: async (layout) => void (await pinImage(layout, { plugin: 'noimage', image: MISSING_IMAGE, digest: `sha256:${'0'.repeat(64)}`, replace: true })),
       config: `[calls]\ntimeout_ms = ${String(CALL_TIMEOUT_MS)}\ncaller_burst = 100000\ncaller_rate = 100000\ntool_burst = 100000\ntool_rate = 100000\n`,
     });
+    ({ harness, runtime } = hostile);
   }, 240_000);
 
-  afterAll(async () => {
-    await harness?.stop();
-    if (image?.loaded) await podman(['rmi', image.reference]);
-    await runtime?.[Symbol.asyncDispose]();
-  }, 60_000);
+  afterAll(() => hostile?.stop(), 60_000);
 
   const code = (reply: WireReply): string => (reply.ok ? 'OK' : reply.error.code);
   // How long the test waits for each of 8,000 replies: generous, since a loaded CI machine is slow;

@@ -1,12 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EnsuredImage } from '../../src/images/ensure-image.js';
-import { DockerApiRuntime } from '../../src/runtime/docker-api/docker-api-runtime.js';
 import { openAuditReader } from '../../src/store/audit-reader.js';
 import type { WireReply } from '../../src/wire/message.js';
-import { podman } from '../images/podman-cli.js';
-import { startTestCore, type TestCore } from '../support/core-harness.js';
-import { ensureHostilePluginImage, hostilePluginManifest } from '../support/hostile-plugin.js';
-import { podmanSocket } from '../support/podman.js';
+import type { TestCore } from '../support/core-harness.js';
+import { hostilePluginManifest, startHostileCore, type HostileCore } from '../support/hostile-plugin.js';
 
 const FLOOD = 10_000;
 
@@ -25,21 +21,15 @@ interface FloodReport {
  * them is answered in full without starving anyone.
  */
 describe('calls from a plugin container', () => {
-  let runtime: DockerApiRuntime;
-  let image: EnsuredImage;
+  let hostile: HostileCore;
   let harness: TestCore;
 
   beforeAll(async () => {
-    runtime = await DockerApiRuntime.connect(podmanSocket());
-    image = await ensureHostilePluginImage(runtime);
-    harness = await startTestCore({ userPlugins: { hostile: hostilePluginManifest(image.reference) } });
+    hostile = await startHostileCore((image) => ({ hostile: hostilePluginManifest(image) }));
+    harness = hostile.harness;
   }, 240_000);
 
-  afterAll(async () => {
-    await harness?.stop();
-    if (image?.loaded) await podman(['rmi', image.reference]);
-    await runtime?.[Symbol.asyncDispose]();
-  }, 60_000);
+  afterAll(() => hostile?.stop(), 60_000);
 
   const call = async (topic: string, args: Record<string, unknown> = {}): Promise<unknown> => ok(await harness.client().call({ topic, arguments: args as never }, 30_000));
 

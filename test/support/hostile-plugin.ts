@@ -2,6 +2,10 @@ import { fileURLToPath } from 'node:url';
 import { ensureImage, type EnsuredImage } from '../../src/images/ensure-image.js';
 import { nodePluginImageDefinition } from '../../src/images/node-plugin-image.js';
 import type { ContainerRuntime } from '../../src/runtime/container-runtime.js';
+import { DockerApiRuntime } from '../../src/runtime/docker-api/docker-api-runtime.js';
+import { podman } from '../images/podman-cli.js';
+import { startTestCore, type TestCore, type TestCoreOptions } from './core-harness.js';
+import { podmanSocket } from './podman.js';
 
 /** test/fixtures/hostile-plugin/: a plugin that attacks from inside its container (main.mjs, probe.mjs). */
 const fixture = (file: string): string => fileURLToPath(new URL(`../fixtures/hostile-plugin/${file}`, import.meta.url));
@@ -15,6 +19,40 @@ export async function ensureHostilePluginImage(runtime: Pick<ContainerRuntime, '
     entry: 'main.mjs',
   });
   return ensureImage(runtime, definition);
+}
+
+/** A test core serving plugins that run the hostile image, and the runtime it runs them on. */
+export interface HostileCore {
+  readonly harness: TestCore;
+  readonly runtime: DockerApiRuntime;
+  /** Stops the core, removes the image if this run loaded it, and lets go of the runtime. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds (or finds) the hostile image on the test Podman and starts a test core whose user plugins
+ * are `plugins(imageReference)`. If the core does not start, what was made is taken down first.
+ */
+export async function startHostileCore(
+  plugins: (image: string) => Readonly<Record<string, unknown>>,
+  options: Omit<TestCoreOptions, 'userPlugins'> = {},
+): Promise<HostileCore> {
+  const runtime = await DockerApiRuntime.connect(podmanSocket());
+  let image: EnsuredImage | undefined;
+  let harness: TestCore | undefined;
+  const stop = async (): Promise<void> => {
+    await harness?.stop();
+    if (image?.loaded) await podman(['rmi', image.reference]);
+    await runtime[Symbol.asyncDispose]();
+  };
+  try {
+    image = await ensureHostilePluginImage(runtime);
+    harness = await startTestCore({ ...options, userPlugins: plugins(image.reference) });
+    return { harness, runtime, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
 const closed = (properties: Record<string, unknown> = {}, required: string[] = []) => ({
