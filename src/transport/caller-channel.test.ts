@@ -181,4 +181,24 @@ describe('event publisher', () => {
     plugins.close();
     await waitFor(() => !events.isWatched('plugin.ready'));
   });
+
+  it('stops filtering, rather than grow without bound, when subscribers hold too many prefixes', async () => {
+    const dir = await ownerOnlyDir();
+    await using events = await openEventPublisher(join(dir, 'events.sock'), (error) => {
+      throw error;
+    });
+    // Three sockets: libzmq drops a socket's subscriptions beyond its send high-water mark (1,000).
+    const greedy = [0, 1, 2].map((socket) => {
+      const subscriber = new Subscriber({ linger: 0 });
+      subscriber.connect(`ipc://${events.socketPath}`);
+      for (let index = 0; index < 400; index++) subscriber.subscribe(`plugin.x${String(socket)}.${String(index)}`);
+      return subscriber;
+    });
+    const waitFor = async (condition: () => boolean): Promise<void> => {
+      for (let attempt = 0; attempt < 300 && !condition(); attempt++) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(condition()).toBe(true);
+    };
+    await waitFor(() => events.isWatched('message.inbound'));
+    for (const subscriber of greedy) subscriber.close();
+  });
 });

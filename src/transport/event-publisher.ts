@@ -22,7 +22,9 @@ export interface EventPublisher extends AsyncDisposable {
  * An XPUB socket rather than a PUB: it reports which prefixes subscribers hold, so an event
  * nobody listens for is neither serialised nor sent. `message.inbound` comes with every call, and
  * usually nobody listens. libzmq reports a prefix when its first subscriber arrives and again when
- * its last one leaves or disconnects, so a set of prefixes is the whole state.
+ * its last one leaves or disconnects, so a set of prefixes is the whole state. What it learns is
+ * what a PUB's own filter learns: a subscription libzmq dropped (past a SUB's send high-water mark)
+ * would have gone unanswered by a PUB too.
  */
 export async function openEventPublisher(socketPath: string, onError: (error: Error) => void): Promise<EventPublisher> {
   const path = await verifySocketDirectory(dirname(socketPath), basename(socketPath));
@@ -30,15 +32,11 @@ export async function openEventPublisher(socketPath: string, onError: (error: Er
   // noDrop false, HWM bounded: a subscriber that stops reading costs the core bounded memory.
   const publisher = new XPublisher({ linger: 0, sendHighWaterMark: 1000 });
   await bindOwnerOnly(publisher, path, undefined, `the event bus ${path}`);
-  const prefixes = new Set<string>();
-  const watching = trackSubscriptions(publisher, prefixes, onError);
+  const subscriptions = new Subscriptions();
+  const watching = trackSubscriptions(publisher, subscriptions, onError);
   const queue = new SendQueue();
   let closed = false;
   let closing: Promise<void> | undefined;
-  const isWatched = (type: string): boolean => {
-    for (const prefix of prefixes) if (type.startsWith(prefix)) return true;
-    return false;
-  };
   const close = (): Promise<void> => {
     closing ??= (async () => {
       closed = true;
@@ -52,10 +50,10 @@ export async function openEventPublisher(socketPath: string, onError: (error: Er
   return {
     socketPath: path,
     publish(event) {
-      if (closed || !isWatched(event.type)) return;
+      if (closed || !subscriptions.watch(event.type)) return;
       queue.enqueue(() => publisher.send([event.type, JSON.stringify(event)])).catch(onError);
     },
-    isWatched,
+    isWatched: (type) => subscriptions.watch(type),
     close,
     [Symbol.asyncDispose]: close,
   };
@@ -63,16 +61,36 @@ export async function openEventPublisher(socketPath: string, onError: (error: Er
 
 const SUBSCRIBE = 1;
 const UNSUBSCRIBE = 0;
+/** Distinct prefixes tracked; past this the bus stops filtering and sends every event. */
+const MAX_TRACKED_PREFIXES = 1024;
 
-/** Reads subscription messages (a 1 or 0 byte, then the prefix) into `prefixes` until the socket closes. */
-async function trackSubscriptions(publisher: XPublisher, prefixes: Set<string>, onError: (error: Error) => void): Promise<void> {
+/** The prefixes subscribers hold. Bounded: a subscriber cannot grow it without limit. */
+class Subscriptions {
+  readonly #prefixes = new Set<string>();
+  #saturated = false;
+
+  watch(type: string): boolean {
+    if (this.#saturated) return true;
+    for (const prefix of this.#prefixes) if (type.startsWith(prefix)) return true;
+    return false;
+  }
+
+  /** Applies one subscription message: a 1 or 0 byte, then the prefix. */
+  apply(message: Buffer): void {
+    if (message.length === 0) return;
+    const prefix = message.subarray(1).toString('utf8');
+    if (message[0] === UNSUBSCRIBE) this.#prefixes.delete(prefix);
+    else if (message[0] !== SUBSCRIBE) return;
+    else if (this.#prefixes.size < MAX_TRACKED_PREFIXES) this.#prefixes.add(prefix);
+    // Too many to track: filtering is only a saving, so send everything from now on.
+    else this.#saturated = true;
+  }
+}
+
+/** Reads subscription messages into `subscriptions` until the socket closes. */
+async function trackSubscriptions(publisher: XPublisher, subscriptions: Subscriptions, onError: (error: Error) => void): Promise<void> {
   try {
-    for await (const [message] of publisher) {
-      if (message === undefined || message.length === 0) continue;
-      const prefix = message.subarray(1).toString('utf8');
-      if (message[0] === SUBSCRIBE) prefixes.add(prefix);
-      else if (message[0] === UNSUBSCRIBE) prefixes.delete(prefix);
-    }
+    for await (const [message] of publisher) if (message !== undefined) subscriptions.apply(message);
   } catch (error) {
     if (!publisher.closed) onError(error as Error);
   }
