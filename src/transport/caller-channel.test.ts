@@ -123,6 +123,12 @@ describe('caller channel and client over a real ipc socket', () => {
 });
 
 describe('event publisher', () => {
+  // Subscriptions reach the publisher asynchronously: poll for what it has learnt, up to 3 s.
+  const waitFor = async (condition: () => boolean): Promise<void> => {
+    for (let attempt = 0; attempt < 300 && !condition(); attempt++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(condition()).toBe(true);
+  };
+
   it('publishes typed events a subscriber filters by type', async () => {
     const dir = await ownerOnlyDir();
     await using events = await openEventPublisher(join(dir, 'events.sock'), (error) => {
@@ -154,10 +160,6 @@ describe('event publisher', () => {
       throw error;
     });
     expect(events.isWatched('message.inbound')).toBe(false);
-    const waitFor = async (condition: () => boolean): Promise<void> => {
-      for (let attempt = 0; attempt < 200 && !condition(); attempt++) await new Promise((resolve) => setTimeout(resolve, 10));
-      expect(condition()).toBe(true);
-    };
     const plugins = new Subscriber({ linger: 0 });
     plugins.connect(`ipc://${events.socketPath}`);
     plugins.subscribe('plugin.');
@@ -194,10 +196,6 @@ describe('event publisher', () => {
       for (let index = 0; index < 400; index++) subscriber.subscribe(`plugin.x${String(socket)}.${String(index)}`);
       return subscriber;
     });
-    const waitFor = async (condition: () => boolean): Promise<void> => {
-      for (let attempt = 0; attempt < 300 && !condition(); attempt++) await new Promise((resolve) => setTimeout(resolve, 10));
-      expect(condition()).toBe(true);
-    };
     await waitFor(() => events.isWatched('message.inbound'));
     for (const subscriber of greedy) subscriber.close();
   });
