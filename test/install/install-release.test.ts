@@ -15,6 +15,7 @@ import {
   type Sandbox,
   snapshotTree,
   stagingDirs,
+  signalInstaller,
   startInstaller,
 } from './installer-harness.js';
 import { buildRelease, copyRelease, createReleaseKey, deriveRelease, setTreeVersion, signReleaseFile, tarballOf, type ReleaseKey } from './release-fixture.js';
@@ -218,7 +219,7 @@ describe('install.sh installing a signed release', { timeout: 300_000 }, () => {
       if (Date.now() > deadline) throw new Error('the installer never asked for the tarball');
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    process.kill(-child.pid!, 'SIGTERM');
+    signalInstaller(child, 'SIGTERM');
     expect(await exited).not.toBe(0);
     server.stalled.delete(tarballPath);
     expect(stagingDirs(libDir)).toEqual([]);

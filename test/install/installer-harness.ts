@@ -149,6 +149,44 @@ export function startInstaller(sandbox: Sandbox, args: readonly string[], option
   return spawn(command!, rest, { cwd: sandbox.root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/**
+ * Sends `signal` to every process of a started installer's process group, as a terminal sends
+ * Ctrl-C to its foreground group: the shell and whatever it runs (curl). The runuser wrapper that
+ * makes the installer run as the install user is left out: a signalled runuser kills its shell
+ * about a second later, which would cut the installer's own cleanup short on a slow machine, and
+ * no user runs install.sh under it. Processes are found by their group id, never by name.
+ */
+export function signalInstaller(child: ChildProcess, signal: NodeJS.Signals): void {
+  const group = child.pid;
+  if (group === undefined) throw new Error('the installer has no pid');
+  const wrapper = child.spawnfile === 'runuser' ? group : undefined;
+  for (const pid of processGroupMembers(group)) {
+    if (pid === wrapper) continue;
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Gone between the listing and the signal.
+    }
+  }
+}
+
+function processGroupMembers(group: number): number[] {
+  const members: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // Fields after the command name, which is in parentheses and may hold spaces: state, ppid, pgrp.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === group) members.push(Number(entry));
+  }
+  return members;
+}
+
 export function privilegeCalls(sandbox: Sandbox): string {
   return existsSync(sandbox.privilegeLog) ? readFileSync(sandbox.privilegeLog, 'utf8') : '';
 }
