@@ -1,3 +1,4 @@
+import { callNow } from '../core/call-now.js';
 import type { Cancellation } from '../core/pipeline/cancellation.js';
 import { CarapaceError } from '../errors.js';
 
@@ -27,7 +28,7 @@ export class SendQueue {
       return send();
     };
     // An idle queue starts the send now: the common case, one reply at a time, pays no extra turn.
-    const started = this.waiting === 0 ? startNow(run) : this.tail.then(run);
+    const started = this.waiting === 0 ? callNow(run) : this.tail.then(run);
     this.waiting++;
     const result = started.finally(() => void this.waiting--);
     // The chain must survive a failed send, or one unreachable peer would block every later one.
@@ -38,13 +39,5 @@ export class SendQueue {
   /** Settles once every send enqueued so far has settled. */
   async drained(): Promise<void> {
     await this.tail;
-  }
-}
-
-function startNow(run: () => Promise<void>): Promise<void> {
-  try {
-    return run();
-  } catch (error) {
-    return Promise.reject(error);
   }
 }

@@ -1,3 +1,4 @@
+import { callNow } from '../call-now.js';
 import type { Clock } from '../clock.js';
 
 export type Raced<T> = { readonly timedOut: false; readonly value: T } | { readonly timedOut: true };
@@ -17,7 +18,7 @@ export async function raceTimeout<T>(work: () => Promise<T>, timeoutMs: number, 
       onTimeout();
     });
   });
-  const settled = startWork(work).then(
+  const settled = callNow(work).then(
     (value) => ({ kind: 'value' as const, value }),
     (error: unknown) => ({ kind: 'error' as const, error }),
   );
@@ -28,14 +29,5 @@ export async function raceTimeout<T>(work: () => Promise<T>, timeoutMs: number, 
     return { timedOut: false, value: first.value };
   } finally {
     cancel();
-  }
-}
-
-/** Starts `work` now; one that throws synchronously is handled like one that rejects. */
-function startWork<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return work();
-  } catch (error) {
-    return Promise.reject(error);
   }
 }
