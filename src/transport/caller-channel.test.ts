@@ -1,7 +1,7 @@
 import { mkdtemp, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Dealer, Subscriber } from 'zeromq';
+import { Dealer, Subscriber, XSubscriber } from 'zeromq';
 import { describe, expect, it } from 'vitest';
 import type { CarapaceError } from '../errors.js';
 import { encodeWireReply, type WireReply } from '../wire/message.js';
@@ -182,6 +182,21 @@ describe('event publisher', () => {
     expect(events.isWatched('plugin.ready')).toBe(true);
     plugins.close();
     await waitFor(() => !events.isWatched('plugin.ready'));
+  });
+
+  it('ignores subscription messages that are empty or neither subscribe nor unsubscribe', async () => {
+    const dir = await ownerOnlyDir();
+    await using events = await openEventPublisher(join(dir, 'events.sock'), (error) => {
+      throw error;
+    });
+    const raw = new XSubscriber({ linger: 0 });
+    raw.connect(`ipc://${events.socketPath}`);
+    await raw.send(Buffer.alloc(0));
+    await raw.send(Buffer.from([7, ...Buffer.from('message.')]));
+    await raw.send(Buffer.from([1, ...Buffer.from('plugin.')]));
+    await waitFor(() => events.isWatched('plugin.ready'));
+    expect(events.isWatched('message.inbound')).toBe(false);
+    raw.close();
   });
 
   it('stops filtering, rather than grow without bound, when subscribers hold too many prefixes', async () => {
